@@ -1,0 +1,25 @@
+"""Errors a user can act on: each names the culprit and what was expected."""
+
+
+class KubetfxError(Exception):
+    """An error caused by the user's input or configuration, with what to do about it."""
+
+
+class InputDataError(KubetfxError):
+    """Input data is missing, unreadable or not shaped as expected."""
+
+
+class ValidationError(KubetfxError):
+    """The data has blocking anomalies against the schema."""
+
+
+class ModuleFileError(KubetfxError):
+    """The user's module file cannot be loaded or lacks a required function."""
+
+
+class ModelContractError(KubetfxError):
+    """The exported model does not expose what the later steps need."""
+
+
+class PushError(KubetfxError):
+    """A model could not be pushed; what was served before is untouched."""

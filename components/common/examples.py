@@ -1,0 +1,90 @@
+"""Reading and writing split examples: `Split-<name>/data_tfrecord-*.gz`, as TFX's ExampleGen.
+
+Columns travel as Arrow list arrays (one list per example, empty or null when missing), the
+form tfx-bsl encodes to and decodes from `tf.Example` in C++.
+"""
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kubetfx.components.common import fs, names
+
+_BATCH_ROWS = 50_000
+
+
+def split_uri(artifact_uri: str, split: str) -> str:
+    return fs.join(artifact_uri, names.SPLIT_PREFIX + split)
+
+
+def split_pattern(artifact_uri: str, split: str) -> str:
+    return fs.join(split_uri(artifact_uri, split), f"{names.EXAMPLES_FILE_PREFIX}-*{names.EXAMPLES_FILE_SUFFIX}")
+
+
+def _example_type(value_type: pa.DataType) -> pa.DataType:
+    """The Arrow type tf.Example can hold for a column's values: bytes, int64 or float32."""
+    if pa.types.is_integer(value_type) or pa.types.is_boolean(value_type):
+        return pa.int64()
+    if pa.types.is_floating(value_type):
+        return pa.float32()
+    return pa.binary()
+
+
+def to_list_array(array: pa.Array) -> pa.Array:
+    """Wraps a flat column as one-value lists, with nulls becoming missing features."""
+    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
+        return array.cast(pa.list_(_example_type(array.type.value_type)))
+    array = array.cast(_example_type(array.type))
+    valid = array.is_valid()
+    values = array.filter(valid)
+    lengths = pc.cast(valid, pa.int32())
+    offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(lengths)])
+    return pa.ListArray.from_arrays(offsets, values)
+
+
+def write_split(table: pa.Table, artifact_uri: str, split: str, shards: int = 1) -> int:
+    """Writes `table` (flat or list columns) as gzipped TFRecords of tf.Example; returns rows."""
+    import tensorflow as tf
+    from tfx_bsl.coders import example_coder
+
+    directory = split_uri(artifact_uri, split)
+    fs.makedirs(directory)
+    lists = pa.table({name: to_list_array(table.column(name).combine_chunks()) for name in table.column_names})
+    encoder = example_coder.RecordBatchToExamplesEncoder()
+    per_shard = -(-lists.num_rows // shards) if lists.num_rows else 0
+    for shard in range(shards):
+        path = fs.join(directory, f"{names.EXAMPLES_FILE_PREFIX}-{shard:05d}-of-{shards:05d}{names.EXAMPLES_FILE_SUFFIX}")
+        part = lists.slice(shard * per_shard, per_shard)
+        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+            for batch in part.to_batches(max_chunksize=_BATCH_ROWS):
+                for record in encoder.encode(batch):
+                    writer.write(record)
+    return lists.num_rows
+
+
+def read_split(artifact_uri: str, split: str) -> pa.Table:
+    """Reads a split back as an Arrow table of list columns (decoded in C++ by tfx-bsl)."""
+    files = fs.glob(split_pattern(artifact_uri, split))
+    return read_files(files)
+
+
+def read_files(files: list[str]) -> pa.Table:
+    import tensorflow as tf
+    from tfx_bsl.coders import example_coder
+
+    decoder = example_coder.ExamplesToRecordBatchDecoder()
+    batches = []
+    if files:
+        dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(_BATCH_ROWS)
+        for records in dataset.as_numpy_iterator():
+            batches.append(decoder.DecodeBatch(list(records)))
+    if not batches:
+        return pa.table({})
+    tables = [pa.Table.from_batches([batch]) for batch in batches]
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def first_values(table: pa.Table, column: str) -> pa.Array:
+    """The first value of each example's list (null where the feature is missing)."""
+    lists = table.column(column).combine_chunks()
+    has_value = pc.fill_null(pc.greater(pc.list_value_length(lists), 0), False)
+    present = pc.if_else(has_value, lists, pa.scalar(None, lists.type))
+    return pc.list_element(present, 0)
