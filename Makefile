@@ -39,7 +39,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check kubetfx components pipelines tests setup.py
 
 lock: $(STAMP)
-	$(BIN)/pip freeze --exclude-editable > constraints.txt.new && mv constraints.txt.new constraints.txt
+	{ head -n 2 constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf build

@@ -1,0 +1,113 @@
+"""Trainer: imports the module file and calls `run_fn(fn_args)` with TFX's FnArgs.
+
+After `run_fn` returns, the exported model is checked against the kubetfx model contract, so
+a model the later steps cannot use fails here, naming what is missing, not three steps later.
+"""
+from kubetfx.components.common import examples, fs, names, reports, timing, user_module
+from kubetfx.components.common.errors import ModelContractError
+from kubetfx.components.train import fn_args as fn_args_lib
+
+
+def serving_model_dir(model_uri: str) -> str:
+    return fs.join(model_uri, names.SERVING_MODEL_SUBDIR)
+
+
+def build_fn_args(transformed_examples_uri: str, transform_graph_uri: str, schema_uri: str, model_uri: str,
+                  model_run_uri: str, train_steps: int, eval_steps: int, hyperparameters: dict,
+                  custom_config: dict) -> fn_args_lib.FnArgs:
+    schema_path = fs.join(schema_uri, names.SCHEMA_FILE)
+    return fn_args_lib.FnArgs(
+        working_dir=model_run_uri,
+        train_files=[examples.split_pattern(transformed_examples_uri, names.TRAIN)],
+        eval_files=[examples.split_pattern(transformed_examples_uri, names.EVAL)],
+        train_steps=train_steps,
+        eval_steps=eval_steps,
+        schema_path=schema_path,
+        schema_file=schema_path,
+        transform_graph_path=transform_graph_uri,
+        transform_output=transform_graph_uri,
+        data_accessor=fn_args_lib.make_data_accessor(),
+        serving_model_dir=serving_model_dir(model_uri),
+        eval_model_dir=serving_model_dir(model_uri),
+        model_run_dir=model_run_uri,
+        hyperparameters=dict(hyperparameters),
+        custom_config=dict(custom_config),
+    )
+
+
+def run(
+    transformed_examples_uri: str,
+    transform_graph_uri: str,
+    schema_uri: str,
+    module_file: str,
+    model_uri: str,
+    model_run_uri: str,
+    report_path: str,
+    train_steps: int,
+    eval_steps: int,
+    hyperparameters: dict | None = None,
+    custom_config: dict | None = None,
+) -> dict:
+    """Runs the user's `run_fn` and checks what it exported; returns the figures and metrics."""
+    watch = timing.Stopwatch()
+    run_fn = user_module.load_function(module_file, user_module.RUN_FN)
+    args = build_fn_args(transformed_examples_uri, transform_graph_uri, schema_uri, model_uri, model_run_uri,
+                         train_steps, eval_steps, hyperparameters or {}, custom_config or {})
+    with timing.stage(names.TASK_TRAIN, f"run_fn for {train_steps} steps"):
+        run_fn(args)
+    signatures = check_model_contract(args.serving_model_dir)
+    metrics = last_epoch_metrics(model_run_uri)
+    figures = {
+        "serving_model_dir": args.serving_model_dir,
+        "signatures": signatures,
+        "train_steps": train_steps,
+        "metrics": metrics,
+        names.META_WALL_SECONDS: watch.seconds,
+    }
+    fs.write_text(report_path, _report(figures))
+    return figures
+
+
+def check_model_contract(model_dir: str) -> list[str]:
+    """Fails unless `model_dir` holds a SavedModel with every signature later steps call."""
+    import tensorflow as tf
+
+    if not fs.exists(fs.join(model_dir, "saved_model.pb")):
+        raise ModelContractError(
+            f"run_fn exported no SavedModel at fn_args.serving_model_dir ('{model_dir}'): "
+            "save the serving model there (model.save(fn_args.serving_model_dir, save_format='tf', signatures=...))"
+        )
+    loaded = tf.saved_model.load(model_dir)
+    missing = [name for name in names.REQUIRED_SIGNATURES if name not in loaded.signatures]
+    if missing:
+        raise ModelContractError(
+            f"the SavedModel at '{model_dir}' lacks the signature(s) {missing}; kubetfx needs "
+            f"{list(names.REQUIRED_SIGNATURES)}: top-K items for raw user features, a score for every "
+            "catalogue item, and the catalogue's item ids"
+        )
+    return sorted(loaded.signatures.keys())
+
+
+def last_epoch_metrics(model_run_dir: str) -> dict:
+    """The last value of each epoch metric that Keras's TensorBoard callback logged."""
+    import tensorflow as tf
+
+    metrics = {}
+    for path in fs.glob(fs.join(model_run_dir, "*", "events.out.tfevents.*")):
+        run_name = path.replace("\\", "/").split("/")[-2]
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag.startswith("epoch_"):
+                    key = f"{run_name}_{value.tag[len('epoch_'):]}"
+                    metrics[key] = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
+    return metrics
+
+
+def _report(figures: dict) -> str:
+    return "\n\n".join([
+        "# Train",
+        f"Serving model: `{figures['serving_model_dir']}`",
+        "Signatures: " + ", ".join(f"`{s}`" for s in figures["signatures"]),
+        reports.markdown_table(["metric (last epoch)", "value"], sorted(figures["metrics"].items())),
+        f"Steps: {figures['train_steps']}; wall time {figures[names.META_WALL_SECONDS]:.1f} s",
+    ]) + "\n"
