@@ -42,6 +42,18 @@ def read_table(uri: str, role: str, id_columns: tuple[str, ...]) -> pd.DataFrame
     _check_table(frame, uri, role, id_columns)
     for column in id_columns:
         frame[column] = frame[column].astype(str)
+    return _restore_integers(frame)
+
+
+def _restore_integers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undoes pandas' turning integer columns with missing values into floats, so that a
+    column's type does not depend on whether a split happens to hold a missing value."""
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_float_dtype(values) and values.isna().any():
+            present = values.dropna()
+            if (present == present.round()).all():
+                frame[column] = values.astype("Int64")
     return frame
 
 

@@ -36,7 +36,7 @@ def movielens_100k(cache_dir: str) -> pathlib.Path:
     atomic["user"].to_csv(target / USERS_FILE, index=False)
     atomic["item"].to_csv(target / ITEMS_FILE, index=False)
     # Written last: its presence marks a complete cache.
-    atomic["inter"].astype({"timestamp": "int64"}).to_csv(target / INTERACTIONS_FILE, index=False)
+    atomic["inter"].to_csv(target / INTERACTIONS_FILE, index=False)
     wheel.unlink()
     return target
 
@@ -59,7 +59,7 @@ def _read_atomic(raw: bytes) -> pd.DataFrame:
     frame.columns = [column.split(":")[0] for column in frame.columns]
     for column in ("rating", "timestamp", "age", "release_year"):
         if column in frame.columns:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
     return frame
 
 

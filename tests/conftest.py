@@ -1,0 +1,30 @@
+"""Shared fixtures: small data the tests make, and the steps' outputs built once per session."""
+import os
+
+# Must precede the first TensorFlow import (see kubetfx/__init__.py).
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+REFERENCE_MODULE = "kubetfx.pipelines.recommender.module"
+
+
+@pytest.fixture(scope="session")
+def synthetic_data(tmp_path_factory):
+    """A small data set with MovieLens-100K's schema (200 users, 120 items, 4,000 interactions)."""
+    from kubetfx.pipelines.recommender import data
+
+    return data.synthetic(str(tmp_path_factory.mktemp("synthetic")))
+
+
+@pytest.fixture(scope="session")
+def ingested(synthetic_data, tmp_path_factory):
+    """The ingest step's examples for the synthetic data."""
+    from kubetfx.components.ingest import executor
+    from kubetfx.pipelines.recommender import data
+
+    out = tmp_path_factory.mktemp("ingest")
+    executor.run(str(synthetic_data / data.INTERACTIONS_FILE), str(synthetic_data / data.USERS_FILE),
+                 str(synthetic_data / data.ITEMS_FILE), str(out / "examples"), str(out / "report.md"))
+    return out / "examples"
