@@ -28,3 +28,37 @@ def ingested(synthetic_data, tmp_path_factory):
     executor.run(str(synthetic_data / data.INTERACTIONS_FILE), str(synthetic_data / data.USERS_FILE),
                  str(synthetic_data / data.ITEMS_FILE), str(out / "examples"), str(out / "report.md"))
     return out / "examples"
+
+
+@pytest.fixture(scope="session")
+def validated(ingested, tmp_path_factory):
+    """The validate step's schema folder for the synthetic data."""
+    from kubetfx.components.validate import executor
+
+    out = tmp_path_factory.mktemp("validate")
+    executor.run(str(ingested), str(out / "statistics"), str(out / "schema"), str(out / "report.html"))
+    return out / "schema"
+
+
+@pytest.fixture(scope="session")
+def transformed(ingested, validated, tmp_path_factory):
+    """The transform step's outputs: (transform graph, transformed examples, figures)."""
+    from kubetfx.components.transform import executor
+
+    out = tmp_path_factory.mktemp("transform")
+    figures = executor.run(str(ingested), str(validated), REFERENCE_MODULE, str(out / "graph"),
+                           str(out / "examples"), str(out / "report.md"))
+    return out / "graph", out / "examples", figures
+
+
+@pytest.fixture(scope="session")
+def trained(transformed, validated, tmp_path_factory):
+    """The train step's model folder and figures, after a short training."""
+    from kubetfx.components.train import executor
+
+    graph, transformed_examples, _ = transformed
+    out = tmp_path_factory.mktemp("train")
+    figures = executor.run(str(transformed_examples), str(graph), str(validated), REFERENCE_MODULE,
+                           str(out / "model"), str(out / "model_run"), str(out / "report.md"),
+                           train_steps=60, eval_steps=2, hyperparameters={"epochs": 2})
+    return out / "model", figures

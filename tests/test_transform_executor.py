@@ -1,0 +1,55 @@
+"""The transform executor: tf.Transform on Beam with the reference module's preprocessing_fn."""
+import pytest
+
+from kubetfx.components.common import examples, names
+from kubetfx.components.common.errors import ModuleFileError
+from kubetfx.components.transform import executor
+
+
+def test_every_row_is_transformed_and_counted(transformed, ingested):
+    _, transformed_examples, figures = transformed
+    raw_rows = {split: examples.read_split(str(ingested), split).num_rows for split in names.SPLITS}
+    assert figures[names.META_ROWS] == raw_rows
+    for split in names.SPLITS:
+        assert examples.read_split(str(transformed_examples), split).num_rows == raw_rows[split]
+
+
+def test_vocabularies_are_learnt_from_train_only(transformed, ingested):
+    import tensorflow_transform as tft
+
+    graph, _, figures = transformed
+    train_items = {v.decode() for v in examples.first_values(examples.read_split(str(ingested), names.TRAIN), names.ITEM_ID).to_pylist()}
+    vocabulary = {v.decode() for v in tft.TFTransformOutput(str(graph)).vocabulary_by_name("item_id")}
+    assert vocabulary == train_items
+    assert figures["vocabularies"]["item_id"] == len(train_items)
+
+
+def test_transformed_features_are_integer_indices(transformed):
+    _, transformed_examples, figures = transformed
+    table = examples.read_split(str(transformed_examples), names.TRAIN)
+    assert set(figures["transformed_features"]) == {"user_id", "item_id", "gender", "occupation", "age"}
+    ages = examples.first_values(table, "age").to_pylist()
+    assert min(ages) >= 0 and max(ages) <= 6 and len(set(ages)) > 2
+
+
+def test_raw_metadata_is_written_for_serving(transformed):
+    import tensorflow_transform as tft
+
+    graph, _, _ = transformed
+    assert "user_id" in tft.TFTransformOutput(str(graph)).raw_feature_spec()
+
+
+def test_a_module_without_preprocessing_fn_is_named(tmp_path, ingested, validated):
+    module = tmp_path / "my_module.py"
+    module.write_text("def run_fn(fn_args):\n    pass\n")
+    with pytest.raises(ModuleFileError, match=r"my_module.py' defines no function preprocessing_fn\(\)"):
+        executor.run(str(ingested), str(validated), str(module), str(tmp_path / "g"), str(tmp_path / "e"), str(tmp_path / "r.md"))
+
+
+def test_a_module_that_does_not_import_is_named(tmp_path, ingested, validated):
+    module = tmp_path / "broken.py"
+    module.write_text("import no_such_package_here\n")
+    with pytest.raises(ModuleFileError, match="broken.py' failed to import: ModuleNotFoundError"):
+        executor.run(str(ingested), str(validated), str(module), str(tmp_path / "g"), str(tmp_path / "e"), str(tmp_path / "r.md"))
+    with pytest.raises(ModuleFileError, match="absent.py' does not exist"):
+        executor.run(str(ingested), str(validated), str(tmp_path / "absent.py"), str(tmp_path / "g"), str(tmp_path / "e"), str(tmp_path / "r.md"))
