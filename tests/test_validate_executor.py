@@ -52,7 +52,7 @@ def validated(tmp_path_factory):
 
 def test_statistics_match_hand_computed_figures(validated):
     root, figures = validated
-    stats = json.loads((root / "statistics" / executor.STATISTICS_JSON).read_text())
+    stats = json.loads((root / "statistics" / names.STATISTICS_JSON).read_text())
     age, rating, gender, genres = (stats[names.TRAIN][name] for name in ("age", "rating", "gender", "genres"))
     assert (age["min"], age["max"], age["mean"], age["median"], age["num_missing"]) == (20, 40, 30, 30, 0)
     # rating: 15 each of 0, 2 and 4, and 15 missing.

@@ -20,7 +20,8 @@ RATING = "rating"
 
 # Files inside artifacts.
 SCHEMA_FILE = "schema.pbtxt"
-STATISTICS_FILE = "statistics.pb"
+FEATURE_STATS_FILE = "FeatureStats.pb"
+STATISTICS_JSON = "statistics.json"
 ANOMALIES_FILE = "anomalies.json"
 BLESSING_FILE = "blessing.json"
 EVAL_RESULT_FILE = "evaluation.json"

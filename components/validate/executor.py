@@ -19,8 +19,6 @@ from kubetfx.components.common import examples, fs, names, reports, timing
 from kubetfx.components.common import schema as schema_io
 from kubetfx.components.common.errors import ValidationError
 
-FEATURE_STATS_FILE = "FeatureStats.pb"
-STATISTICS_JSON = "statistics.json"
 TOP_VALUES = 10
 QUANTILE_BUCKETS = 10
 HISTOGRAM_BUCKETS = 10
@@ -185,7 +183,7 @@ def _fill_string_stats(stats: statistics_pb2.StringStatistics, figures: dict) ->
 
 
 def statistics_path(statistics_uri: str, split: str) -> str:
-    return fs.join(examples.split_uri(statistics_uri, split), FEATURE_STATS_FILE)
+    return fs.join(examples.split_uri(statistics_uri, split), names.FEATURE_STATS_FILE)
 
 
 def write_statistics(statistics_uri: str, split: str, stats: statistics_pb2.DatasetFeatureStatisticsList) -> None:
@@ -426,7 +424,7 @@ def _write_outputs(statistics_uri: str, schema_uri: str, rows: dict, columns: di
     for split in names.SPLITS:
         write_statistics(statistics_uri, split, statistics_proto(split, rows[split], columns[split]))
     readable = {split: {name: c.figures for name, c in columns[split].items()} for split in names.SPLITS}
-    fs.write_json(fs.join(statistics_uri, STATISTICS_JSON), readable)
+    fs.write_json(fs.join(statistics_uri, names.STATISTICS_JSON), readable)
     fs.write_json(fs.join(statistics_uri, names.ANOMALIES_FILE), anomalies)
     schema_io.write(schema, fs.join(schema_uri, names.SCHEMA_FILE))
 
