@@ -9,13 +9,14 @@ IMAGE_REPO ?= localhost/kubetfx
 OUT ?= compile
 DATA_CACHE ?= $(HOME)/.cache/kubetfx
 RUN_DIR ?= build/run
+SIZES ?= 100000,1000000,5000000
 SERVING_ROOT ?= build/serving
 
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install run test compile lint lock clean
+.PHONY: install run test compile lint lock clean bench
 
 install: $(STAMP)
 
@@ -34,6 +35,9 @@ test: $(STAMP)
 
 compile: $(STAMP)
 	$(BIN)/kubetfx compile --image-repo $(IMAGE_REPO) --out $(OUT)
+
+bench: $(STAMP)
+	$(BIN)/kubetfx bench --sizes $(SIZES) --out build/bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check kubetfx components pipelines tests setup.py

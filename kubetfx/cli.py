@@ -35,6 +35,21 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--cpu-digest", default="", help="sha256:... of the pushed CPU image, to pin it")
     compile_.add_argument("--gpu-digest", default="", help="sha256:... of the pushed GPU trainer image, to pin it")
     compile_.add_argument("--out", default="compile", help="folder for the compiled specs")
+    generate = commands.add_parser("generate", help="write a synthetic e-commerce data set of any size")
+    generate.add_argument("--out", required=True, help="folder for interactions.csv, users.csv, items.csv")
+    generate.add_argument("--interactions", type=int, default=100_000)
+    generate.add_argument("--users", type=int, default=0, help="0: one per 50 interactions")
+    generate.add_argument("--items", type=int, default=0, help="0: about one per 60 interactions")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--unfair-group", default="", help="an occupation whose users are served badly")
+    generate.add_argument("--shift-feature", default="", choices=["", "age"], help="a user feature to shift")
+    generate.add_argument("--shift-amount", type=float, default=15.0)
+    generate.add_argument("--new-items", type=int, default=0, help="products that appear only late in the log")
+
+    bench = commands.add_parser("bench", help="time each step against plain baselines at several sizes")
+    bench.add_argument("--sizes", default="100000,1000000,5000000", help="comma-separated interaction counts")
+    bench.add_argument("--out", default="build/bench")
+    bench.add_argument("--no-baselines", action="store_true", help="time the pipeline only")
     return parser
 
 
@@ -43,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from kubetfx.components.common.errors import KubetfxError
 
     try:
-        return {"run": _run, "compile": _compile}[args.command](args)
+        return {"run": _run, "compile": _compile, "generate": _generate, "bench": _bench}[args.command](args)
     except KubetfxError as error:
         print(f"kubetfx: {error}", file=sys.stderr)
         return 2
@@ -112,3 +127,24 @@ def _run(args) -> int:
     print(local_runner.format_summary(summary))
     print(f"summary: {pathlib.Path(args.run_dir) / local_runner.SUMMARY_FILE}")
     return 0 if summary["status"] == "succeeded" else 1
+
+
+def _generate(args) -> int:
+    from kubetfx.pipelines.recommender.generator import GeneratorConfig, generate
+
+    config = GeneratorConfig(interactions=args.interactions, users=args.users, items=args.items, seed=args.seed,
+                             unfair_group=args.unfair_group, shift_feature=args.shift_feature,
+                             shift_amount=args.shift_amount, new_items=args.new_items)
+    counts = generate(args.out, config)
+    print(f"wrote {counts['interactions']:,} interactions, {counts['users']:,} users, {counts['items']:,} items to {args.out}")
+    return 0
+
+
+def _bench(args) -> int:
+    from kubetfx import bench
+
+    sizes = tuple(int(size) for size in args.sizes.split(",") if size)
+    results = bench.run(bench.BenchConfig(sizes=sizes, out_dir=args.out, baselines=not args.no_baselines))
+    print(bench.markdown(results))
+    print(f"results: {args.out}/results.json")
+    return 0

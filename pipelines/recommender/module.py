@@ -93,9 +93,18 @@ def _dataset(fn_args, files, tft_output, batch_size):
     return dataset.map(lambda features, label: ({k: features[k] for k in wanted}, label))
 
 
+def hyperparameters(overrides: dict | None) -> dict:
+    """The defaults with the run's overrides, cast to the defaults' types (KFP passes every
+    number in a dict parameter as a float)."""
+    merged = dict(DEFAULT_HYPERPARAMETERS)
+    for name, value in (overrides or {}).items():
+        merged[name] = type(DEFAULT_HYPERPARAMETERS[name])(value) if name in DEFAULT_HYPERPARAMETERS else value
+    return merged
+
+
 def run_fn(fn_args):
     """Trains the model on the transformed splits and exports the serving model."""
-    hp = {**DEFAULT_HYPERPARAMETERS, **(fn_args.hyperparameters or {})}
+    hp = hyperparameters(fn_args.hyperparameters)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     strategy = getattr(fn_args, "strategy", None) or tf.distribute.get_strategy()
     global_batch = hp["batch_size"] * strategy.num_replicas_in_sync

@@ -1,0 +1,251 @@
+"""`kubetfx bench`: how long each step takes, how cost grows with data, and how each step
+compares with a plain baseline doing the same work without the suite, all in one run.
+
+Ratios are suite speed over baseline speed (1.0: as fast as the baseline), because the
+machines this runs on are shared and noisy: absolute seconds move, ratios much less.
+"""
+import dataclasses
+import json
+import math
+import pathlib
+import resource
+import shutil
+import tempfile
+import time
+
+from kubetfx.components.common import examples, names, timing
+
+REFERENCE_MODULE = "kubetfx.pipelines.recommender.module"
+MULTI_PROCESS_ARGS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    sizes: tuple[int, ...] = (100_000, 1_000_000, 5_000_000)
+    out_dir: str = "build/bench"
+    seed: int = 0
+    batch_size: int = 256
+    baselines: bool = True
+
+
+def run(config: BenchConfig) -> dict:
+    """Runs the pipeline and the baselines at every size; writes results.json, results.md and plots."""
+    out = pathlib.Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {"sizes": {}, "baselines": {}}
+    for size in sorted(config.sizes):
+        timing.LOG.info("[bench] %s interactions", f"{size:,}")
+        measured, outputs = _pipeline_at(size, config, out)
+        results["sizes"][str(size)] = measured
+        if config.baselines:
+            results["baselines"][str(size)] = _baselines(outputs, measured, config, out / "baselines" / str(size))
+    results.update(_derived(results))
+    (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    (out / "results.md").write_text(markdown(results))
+    _plots(results, out)
+    return results
+
+
+def _pipeline_at(size: int, config: BenchConfig, out: pathlib.Path):
+    from kubetfx.config import Images
+    from kubetfx.pipelines import local_runner
+    from kubetfx.pipelines.recommender import data, pipeline
+    from kubetfx.pipelines.recommender.generator import GeneratorConfig, generate
+
+    data_dir = out / "data" / str(size)
+    if not (data_dir / data.INTERACTIONS_FILE).exists():
+        generate(str(data_dir), GeneratorConfig(interactions=size, seed=config.seed))
+    run_dir = out / "runs" / str(size)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    train_rows = int(size * 0.75)
+    arguments = {
+        "interactions_uri": str(data_dir / data.INTERACTIONS_FILE),
+        "users_uri": str(data_dir / data.USERS_FILE),
+        "items_uri": str(data_dir / data.ITEMS_FILE),
+        "serving_root": str(run_dir / "serving"),
+        "train_steps": max(1, train_rows // config.batch_size),  # one epoch: training grows with data
+        "hyperparameters": {"epochs": 1, "batch_size": config.batch_size},
+    }
+    summary = local_runner.run(pipeline.create_pipeline(Images(repo="local")), arguments, str(run_dir))
+    if summary["status"] != "succeeded":
+        raise RuntimeError(f"the pipeline failed at {size:,} interactions: {summary['error']}")
+    steps_total = sum(summary["steps"].values())
+    measured = {
+        "steps": summary["steps"],
+        "total_s": summary["total_seconds"],
+        "framework_overhead_s": round(summary["total_seconds"] - steps_total, 3),
+        "framework_overhead_fraction": round(1 - steps_total / summary["total_seconds"], 4),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "rows": summary["rows"],
+        "train_steps": arguments["train_steps"],
+        "metrics": summary["metrics"],
+    }
+    return measured, local_runner.read_task_outputs(pathlib.Path(summary["run_root"]))
+
+
+def _baselines(outputs: dict, measured: dict, config: BenchConfig, scratch: pathlib.Path) -> dict:
+    shutil.rmtree(scratch, ignore_errors=True)
+    examples_uri = outputs[names.TASK_INGEST]["examples"]["uri"]
+    schema_uri = outputs[names.TASK_VALIDATE]["schema"]["uri"]
+    graph_uri = outputs[names.TASK_TRANSFORM]["transform_graph"]["uri"]
+    transformed_uri = outputs[names.TASK_TRANSFORM]["transformed_examples"]["uri"]
+    model_uri = outputs[names.TASK_TRAIN]["model"]["uri"]
+    transform_s = bare_transform(examples_uri, schema_uri, str(scratch / "transform"), [])
+    transform_mp_s = bare_transform(examples_uri, schema_uri, str(scratch / "transform-mp"), MULTI_PROCESS_ARGS)
+    train_rows = measured["train_steps"] * config.batch_size
+    suite_train_eps = train_rows / measured["steps"][names.TASK_TRAIN]
+    return {
+        "transform_s": transform_s,
+        "transform_multi_process_s": transform_mp_s,
+        "train_examples_per_s": in_memory_training(transformed_uri, graph_uri, config.batch_size),
+        "suite_train_examples_per_s": round(suite_train_eps, 1),
+        "model_evaluate_s": keras_evaluate(transformed_uri, model_uri, config.batch_size),
+    }
+
+
+def bare_transform(examples_uri: str, schema_uri: str, out_dir: str, beam_args: list[str]) -> float:
+    """The plain tf.Transform script the transform step is measured against: same data, same
+    preprocessing_fn, same outputs, no suite around it."""
+    import apache_beam as beam
+    import tensorflow_transform.beam as tft_beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from tfx_bsl.coders import example_coder
+    from tfx_bsl.public import tfxio
+
+    from kubetfx.components.common import schema as schema_io
+    from kubetfx.pipelines.recommender.module import preprocessing_fn
+
+    raw_schema = schema_io.read(f"{schema_uri}/{names.SCHEMA_FILE}")
+    start = time.perf_counter()
+    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp()):
+        sources = {s: tfxio.TFExampleRecord(examples.split_pattern(examples_uri, s), schema=raw_schema) for s in names.SPLITS}
+        train = pipeline | "ReadTrain" >> sources[names.TRAIN].BeamSource()
+        (train_out, _), transform_fn = ((train, sources[names.TRAIN].TensorAdapterConfig())
+                                        | tft_beam.AnalyzeAndTransformDataset(preprocessing_fn, output_record_batches=True))
+        evaluation = pipeline | "ReadEval" >> sources[names.EVAL].BeamSource()
+        eval_out, _ = (((evaluation, sources[names.EVAL].TensorAdapterConfig()), transform_fn)
+                       | tft_beam.TransformDataset(output_record_batches=True))
+        _ = transform_fn | tft_beam.WriteTransformFn(f"{out_dir}/graph")
+        for split, batches in ((names.TRAIN, train_out), (names.EVAL, eval_out)):
+            _ = (batches | f"Encode{split}" >> beam.FlatMap(lambda b: example_coder.RecordBatchToExamples(b[0]))
+                 | f"Write{split}" >> beam.io.WriteToTFRecord(f"{out_dir}/{split}/data", file_name_suffix=".gz"))
+    return round(time.perf_counter() - start, 3)
+
+
+def _transformed_arrays(transformed_uri: str, split: str, feature_names) -> tuple[dict, object]:
+    import numpy as np
+
+    table = examples.read_split(transformed_uri, split)
+    features = {name: np.asarray(examples.first_values(table, name)) for name in feature_names}
+    labels = np.asarray(examples.first_values(table, names.ITEM_ID))
+    return features, labels
+
+
+def in_memory_training(transformed_uri: str, graph_uri: str, batch_size: int) -> float:
+    """Examples per second of the same Keras model fed from in-memory tensors: the ceiling."""
+    import tensorflow_transform as tft
+
+    from kubetfx.pipelines.recommender import module
+
+    output = tft.TFTransformOutput(graph_uri)
+    model = module.build_model(output, {**module.DEFAULT_HYPERPARAMETERS, "batch_size": batch_size})
+    features, labels = _transformed_arrays(transformed_uri, names.TRAIN, model.input_names)
+    model.fit(features, labels, batch_size=batch_size, epochs=1, steps_per_epoch=2, verbose=0)  # build and trace
+    start = time.perf_counter()
+    model.fit(features, labels, batch_size=batch_size, epochs=1, verbose=0)
+    return round(len(labels) / (time.perf_counter() - start), 1)
+
+
+def keras_evaluate(transformed_uri: str, model_uri: str, batch_size: int) -> float:
+    """Seconds `model.evaluate` takes over the same eval examples the evaluate step scores."""
+    import tensorflow as tf
+
+    model = tf.keras.models.load_model(f"{model_uri}/{names.SERVING_MODEL_SUBDIR}")
+    features, labels = _transformed_arrays(transformed_uri, names.EVAL, model.input_names)
+    start = time.perf_counter()
+    model.evaluate(features, labels, batch_size=batch_size, verbose=0)
+    return round(time.perf_counter() - start, 3)
+
+
+def _derived(results: dict) -> dict:
+    sizes = sorted(int(s) for s in results["sizes"])
+    exponents = {}
+    for small, large in zip(sizes, sizes[1:]):
+        t_small, t_large = results["sizes"][str(small)]["total_s"], results["sizes"][str(large)]["total_s"]
+        exponents[f"{small}->{large}"] = round(math.log(t_large / t_small) / math.log(large / small), 3)
+    reference = str(1_000_000 if 1_000_000 in sizes else sizes[-1])
+    derived = {
+        "growth_exponents": exponents,
+        "growth_exponent": list(exponents.values())[-1] if exponents else None,
+        "framework_overhead_fraction": results["sizes"][reference]["framework_overhead_fraction"],
+        "reference_size": int(reference),
+    }
+    if results["baselines"]:
+        derived["ratios_by_size"] = {size: _ratios(results["sizes"][size], base) for size, base in results["baselines"].items()}
+        derived["ratios"] = derived["ratios_by_size"][reference]
+    return derived
+
+
+def _ratios(measured: dict, baseline: dict) -> dict:
+    steps = measured["steps"]
+    return {
+        "transform": round(baseline["transform_s"] / steps[names.TASK_TRANSFORM], 3),
+        "train": round(baseline["suite_train_examples_per_s"] / baseline["train_examples_per_s"], 3),
+        "evaluate": round(baseline["model_evaluate_s"] / steps[names.TASK_EVALUATE], 3),
+        "transform_multi_process_vs_default": round(baseline["transform_s"] / baseline["transform_multi_process_s"], 3),
+    }
+
+
+def markdown(results: dict) -> str:
+    """The results as tables for a person (and for the project's notes)."""
+    sizes = sorted(results["sizes"], key=int)
+    header = "| step | " + " | ".join(f"{int(s):,}" for s in sizes) + " |\n|---|" + "---|" * len(sizes) + "\n"
+    rows = []
+    for step in names.STEPS:
+        rows.append(f"| {step} | " + " | ".join(f"{results['sizes'][s]['steps'].get(step, 0):.1f} s" for s in sizes) + " |")
+    for key, label, fmt in (("framework_overhead_s", "framework overhead", "{:.1f} s"), ("total_s", "**total**", "{:.1f} s"),
+                            ("framework_overhead_fraction", "overhead fraction", "{:.1%}"), ("peak_rss_mb", "peak RSS", "{:.0f} MB")):
+        rows.append(f"| {label} | " + " | ".join(fmt.format(results["sizes"][s][key]) for s in sizes) + " |")
+    text = "# kubetfx bench\n\nWall time per step (interactions across)\n\n" + header + "\n".join(rows) + "\n"
+    text += "\nGrowth exponents of total time (1.0 = linear): " + json.dumps(results["growth_exponents"]) + "\n"
+    if "ratios_by_size" in results:
+        text += "\nSuite speed over plain-baseline speed (1.0 = as fast)\n\n| size | transform | train | evaluate | transform multi-process vs default |\n|---|---|---|---|---|\n"
+        for size, ratio in sorted(results["ratios_by_size"].items(), key=lambda kv: int(kv[0])):
+            text += f"| {int(size):,} | {ratio['transform']:.2f} | {ratio['train']:.2f} | {ratio['evaluate']:.2f} | {ratio['transform_multi_process_vs_default']:.2f} |\n"
+    return text
+
+
+def _plots(results: dict, out: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(results["sizes"], key=int)
+    figure, axis = plt.subplots(figsize=(7, 4))
+    bottom = [0.0] * len(sizes)
+    for step in (*names.STEPS, "framework"):
+        heights = [results["sizes"][s]["steps"].get(step, 0) if step != "framework" else results["sizes"][s]["framework_overhead_s"] for s in sizes]
+        axis.bar([f"{int(s):,}" for s in sizes], heights, bottom=bottom, label=step)
+        bottom = [b + h for b, h in zip(bottom, heights)]
+    axis.set_xlabel("interactions")
+    axis.set_ylabel("seconds")
+    axis.set_title("kubetfx pipeline wall time per step")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out / "steps.png", dpi=110)
+    plt.close(figure)
+    if "ratios_by_size" in results:
+        figure, axis = plt.subplots(figsize=(7, 4))
+        kinds = ("transform", "train", "evaluate")
+        width = 0.8 / len(sizes)
+        for index, size in enumerate(sizes):
+            ratio = results["ratios_by_size"][size]
+            axis.bar([k + index * width for k in range(len(kinds))], [ratio[k] for k in kinds], width, label=f"{int(size):,}")
+        axis.axhline(1.0, color="grey", linestyle="--")
+        axis.set_xticks([k + width * (len(sizes) - 1) / 2 for k in range(len(kinds))], kinds)
+        axis.set_ylabel("suite speed / baseline speed")
+        axis.legend(title="interactions", fontsize=8)
+        figure.tight_layout()
+        figure.savefig(out / "ratios.png", dpi=110)
+        plt.close(figure)
