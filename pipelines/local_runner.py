@@ -68,7 +68,7 @@ def summarise(run_root: pathlib.Path | None, total_seconds: float, error: Except
         "total_seconds": round(total_seconds, 3),
         "rows": tasks.get(names.TASK_INGEST, {}).get("examples", {}).get(names.META_ROWS, {}),
         "metrics": {k: v for k, v in evaluate.get("metrics", {}).items() if k != "uri"},
-        "blessed": evaluate.get("blessed"),
+        "blessed": evaluate.get("Output"),
         "pushed_to": push.get("pushed_model", {}).get(names.META_PUSHED_TO),
         "reports": {task: outputs["report"]["uri"] for task, outputs in tasks.items() if "report" in outputs},
         "run_root": str(run_root) if run_root else None,

@@ -1,6 +1,4 @@
 """KFP interface of the evaluate step; the work is in `executor.py`."""
-from typing import NamedTuple
-
 from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
 from kubetfx.components.common.kfp_glue import build_component
@@ -21,7 +19,7 @@ def evaluate(
     blessing: Output[Artifact],
     metrics: Output[Metrics],
     report: Output[HTML],
-) -> NamedTuple("EvaluateOutputs", [("blessed", bool)]):
+) -> bool:
     """Evaluates the model against a most-popular baseline and the last blessed model, per slice.
 
     Top-K metrics over the whole catalogue (items seen in train removed), tensorflow-model-analysis
@@ -42,9 +40,10 @@ def evaluate(
         blessing: blessing.json with the verdict and each gate's reason.
         metrics: Headline metrics for the KFP UI.
         report: Gates, comparisons, slices and error analysis as a page.
-    """
-    from collections import namedtuple
 
+    Returns:
+        Whether the model is blessed.
+    """
     from kubetfx.components.common.kfp_glue import log_metrics, record
     from kubetfx.components.evaluate import executor
     from kubetfx.components.train.executor import serving_model_dir
@@ -59,7 +58,8 @@ def evaluate(
     log_metrics(metrics, result.pop("metrics"))
     record(blessing, result)
     record(report, result)
-    return namedtuple("EvaluateOutputs", ["blessed"])(result["blessed"])
+    # The single return value is the step's `Output` parameter: push runs under dsl.If on it.
+    return result["blessed"]
 
 
 def build(image: str):

@@ -1,0 +1,68 @@
+"""The evaluation page the Kubeflow UI shows: verdict, gates, comparisons, slices, errors."""
+import html
+
+from kubetfx.components.common import reports
+
+
+def render(result: dict) -> str:
+    blessed = result["blessing"]["blessed"]
+    headline = f'<p>Verdict: {reports.verdict(blessed)} — the model is {"" if blessed else "<b>not</b> "}blessed.</p>'
+    sections = [
+        ("Gates", headline + _gates(result["blessing"]["gates"])),
+        ("Candidate against most-popular and the blessed model", _comparison(result)),
+        ("TFMA metrics per slice (scored eval examples)", _tfma(result["tfma"])),
+    ]
+    for family, groups in result["slices"].items():
+        sections.append((f"{result['main_metric']} by {family}" if "recall@" not in family else family, _slice(groups)))
+    sections.append(("Error analysis: worst slices", _worst_slices(result["worst_slices"])))
+    sections.append(("Error analysis: users served worst", _worst_users(result["worst_users"])))
+    return reports.html_page("kubetfx evaluation", sections)
+
+
+def _gates(gates: list[dict]) -> str:
+    rows = "".join(f"<tr><td>{html.escape(g['name'])}</td><td>{reports.verdict(g['passed'])}</td><td>{html.escape(g['reason'])}</td></tr>" for g in gates)
+    return f"<table><thead><tr><th>gate</th><th>verdict</th><th>reason</th></tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _comparison(result: dict) -> str:
+    champion = result.get("champion") or {}
+    rows = [[name, value, result["baseline"].get(name), champion.get(name, "-")] for name, value in sorted(result["candidate"].items())]
+    return reports.html_table(["metric", "candidate", "most-popular", "blessed model"], rows)
+
+
+def _tfma(slices: dict) -> str:
+    metrics = ("example_count", "auc", "auc_precision_recall", "mean_label", "mean_prediction", "binary_crossentropy")
+    rows = [[name or "overall"] + [values.get(m) for m in metrics] for name, values in sorted(slices.items())]
+    return reports.html_table(["slice", *metrics], rows)
+
+
+def _slice(groups: dict) -> str:
+    rows = [[group, values["value"], values["users"]] for group, values in sorted(groups.items())]
+    return _bars(groups) + reports.html_table(["group", "value", "users"], rows)
+
+
+def _bars(groups: dict) -> str:
+    """An inline SVG bar per group, so the page needs nothing but itself."""
+    if not groups:
+        return ""
+    top = max(v["value"] for v in groups.values()) or 1.0
+    height, label_width, bar_width = 18, 160, 320
+    bars = []
+    for index, (group, values) in enumerate(sorted(groups.items())):
+        y = index * height
+        width = bar_width * values["value"] / top
+        bars.append(f'<text x="0" y="{y + 13}" font-size="12">{html.escape(str(group))[:24]}</text>'
+                    f'<rect x="{label_width}" y="{y + 3}" width="{width:.1f}" height="{height - 6}" fill="#1a73e8"/>'
+                    f'<text x="{label_width + width + 4:.1f}" y="{y + 13}" font-size="11">{values["value"]:.3f}</text>')
+    total_height = height * len(groups)
+    return f'<svg role="img" width="{label_width + bar_width + 60}" height="{total_height}">{"".join(bars)}</svg>'
+
+
+def _worst_slices(worst: list[dict]) -> str:
+    rows = [[w["family"], w["group"], w["value"], w["users"]] for w in worst]
+    return reports.html_table(["slice family", "group", "value", "users"], rows)
+
+
+def _worst_users(users: list[dict]) -> str:
+    rows = [[u["user_id"], u["metric"], ", ".join(u["recommended"]), ", ".join(u["chosen"])] for u in users]
+    return reports.html_table(["user", "metric", "recommended (top 10)", "went on to choose"], rows)
