@@ -28,6 +28,7 @@ class EvaluateConfig:
     thresholds: dict = dataclasses.field(default_factory=dict)
     negatives_per_positive: int = 4
     tfma_sample_size: int = 10_000
+    run_tfma: bool = True
     seed: int = 0
 
 
@@ -43,10 +44,7 @@ def run(model_dir: str, examples_uri: str, evaluation_uri: str, blessing_uri: st
         candidate = ranking.rank(scorer, scorer.catalogue, data.interactions, top_k)
         baseline = ranking.rank(ranking.popularity_scorer(scorer.catalogue, data.interactions), scorer.catalogue, data.interactions, top_k)
     champion = _champion(serving_root, data, top_k)
-    with timing.stage(names.TASK_EVALUATE, "TFMA over the scored eval examples"):
-        table = tfma_metrics.scored_examples(scorer, data, scorer.catalogue, config.negatives_per_positive,
-                                                config.seed, config.tfma_sample_size)
-        tfma_slices = tfma_metrics.evaluate(table, [*eval_data.USER_SLICES, *eval_data.ITEM_SLICES], fs.join(evaluation_uri, "tfma"))
+    tfma_slices = _tfma(scorer, data, config, evaluation_uri) if config.run_tfma else {}
     sliced = {**slices.user_slices(candidate.per_user, data.user_features, config.main_metric),
               **slices.item_slices(candidate.hits, data.interactions.eval_users, data.interactions.eval_items, data.item_groups, max(top_k))}
     gates = [
@@ -78,6 +76,13 @@ def run(model_dir: str, examples_uri: str, evaluation_uri: str, blessing_uri: st
         "gates": result["blessing"]["gates"],
         names.META_WALL_SECONDS: watch.seconds,
     }
+
+
+def _tfma(scorer, data, config: EvaluateConfig, evaluation_uri: str) -> dict:
+    with timing.stage(names.TASK_EVALUATE, "TFMA over the scored eval examples"):
+        table = tfma_metrics.scored_examples(scorer, data, scorer.catalogue, config.negatives_per_positive,
+                                             config.seed, config.tfma_sample_size)
+        return tfma_metrics.evaluate(table, [*eval_data.USER_SLICES, *eval_data.ITEM_SLICES], fs.join(evaluation_uri, "tfma"))
 
 
 def _champion(serving_root: str, data, top_k) -> ranking.Ranking | None:
