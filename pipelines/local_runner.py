@@ -6,12 +6,14 @@ artifacts and their metadata), so it shows exactly what the Kubeflow UI would.
 import json
 import os
 import pathlib
+import shutil
 import time
 import warnings
 
 from kubetfx.components.common import names
 
 SUMMARY_FILE = "summary.json"
+REPORTS_DIR = "reports"
 _EXECUTOR_OUTPUT = "executor_output.json"
 
 
@@ -32,8 +34,23 @@ def run(pipeline_func, arguments: dict, run_dir: str) -> dict:
         except RuntimeError as failure:
             error = failure
     summary = summarise(_latest_run(pipeline_root), time.perf_counter() - started, error)
+    summary["reports"] = collect_reports(summary["reports"], run_path / REPORTS_DIR)
     (run_path / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
+
+
+def collect_reports(reports: dict, target: pathlib.Path) -> dict:
+    """Copies each step's report beside the summary as <step>.html or <step>.md, to open directly."""
+    target.mkdir(parents=True, exist_ok=True)
+    collected = {}
+    for step, uri in reports.items():
+        source = pathlib.Path(uri)
+        text = source.read_text()
+        suffix = ".html" if text.lstrip().lower().startswith("<!doctype html") else ".md"
+        destination = target / f"{step}{suffix}"
+        shutil.copyfile(source, destination)
+        collected[step] = str(destination)
+    return collected
 
 
 def _latest_run(pipeline_root: pathlib.Path) -> pathlib.Path | None:

@@ -88,6 +88,16 @@ def test_popularity_baseline_ranks_by_train_counts_with_seen_items_removed():
     assert result.summary["recall@1"] == 1.0
 
 
+def test_popularity_baseline_masks_each_users_own_items():
+    data = ranking.Interactions(users=np.array(["u", "v"]), train_users=np.array([0, 1]), train_items=np.array(["b", "c"]),
+                                eval_users=np.array([0, 1]), eval_items=np.array(["a", "a"]),
+                                item_train_counts={"a": 1, "b": 5, "c": 3}, train_user_count=2)
+    catalogue = np.array(["a", "b", "c"], dtype=object)
+    result = ranking.rank(ranking.popularity_scorer(catalogue, data), catalogue, data, (2,))
+    assert [list(catalogue[row]) for row in result.top_items] == [["c", "a"], ["b", "a"]]
+    assert result.summary["coverage@2"] == 1.0
+
+
 def test_a_model_worse_than_popularity_is_not_blessed(tmp_path, tiny):
     # Scores that put every relevant item last.
     scores = np.array([[9, 0, 0, 9, 9], [0, 9, 9, 9, 9]], np.float32)

@@ -46,7 +46,7 @@ def rank(scorer: Callable[[np.ndarray], np.ndarray], catalogue: np.ndarray, data
     top = np.empty((len(data.users), k_max), dtype=np.int64)
     for start in range(0, len(data.users), BATCH_USERS):
         batch = np.arange(start, min(start + BATCH_USERS, len(data.users)))
-        scores = np.array(scorer(batch), dtype=np.float64, copy=True)
+        scores = np.array(scorer(batch), dtype=np.float64, order="C", copy=True)
         _mask_seen(scores, batch, seen_keys, len(catalogue))
         top[batch] = _top_k(scores, k_max)
     hit_matrix = np.isin(top + np.arange(len(data.users))[:, None] * len(catalogue), relevant_keys)
@@ -72,7 +72,7 @@ def pair_keys(users: np.ndarray, items: np.ndarray, catalogue_size: int) -> np.n
 def _mask_seen(scores: np.ndarray, batch: np.ndarray, seen_keys: np.ndarray, catalogue_size: int) -> None:
     low, high = batch[0] * catalogue_size, (batch[-1] + 1) * catalogue_size
     in_batch = seen_keys[(seen_keys >= low) & (seen_keys < high)] - low
-    scores.reshape(-1)[in_batch] = -np.inf
+    np.put(scores, in_batch, -np.inf)  # in place, whatever the memory layout
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
