@@ -18,6 +18,8 @@ def format_value(value) -> str:
     if isinstance(value, numbers.Integral):
         return f"{value:,}"
     if isinstance(value, numbers.Real):
+        if float(value).is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
         return f"{value:.4g}"
     return str(value)
 
