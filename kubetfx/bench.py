@@ -167,6 +167,42 @@ def keras_evaluate(transformed_uri: str, model_uri: str, batch_size: int) -> flo
     return round(time.perf_counter() - start, 3)
 
 
+def evaluate_bench(eval_sizes: tuple[int, ...], out_dir: str, seed: int = 0, train_steps: int = 300) -> dict:
+    """The evaluate step against `model.evaluate` over the same eval examples, per eval size.
+
+    Each size gets its own generated data (four interactions per eval example, as the 75/25
+    split gives) run through ingest, validate, transform and a short training in this process.
+    """
+    from kubetfx.components.evaluate import executor as evaluate
+    from kubetfx.components.ingest import executor as ingest
+    from kubetfx.components.train import executor as train
+    from kubetfx.components.transform import executor as transform
+    from kubetfx.components.validate import executor as validate
+    from kubetfx.pipelines.recommender import data
+    from kubetfx.pipelines.recommender.generator import GeneratorConfig, generate
+
+    results = {}
+    for size in eval_sizes:
+        work = pathlib.Path(out_dir) / "evaluate" / str(size)
+        shutil.rmtree(work, ignore_errors=True)
+        generate(str(work / "data"), GeneratorConfig(interactions=size * 4, seed=seed))
+        files = [str(work / "data" / f) for f in (data.INTERACTIONS_FILE, data.USERS_FILE, data.ITEMS_FILE)]
+        ingest.run(*files, str(work / "examples"), str(work / "ingest.md"))
+        validate.run(str(work / "examples"), str(work / "statistics"), str(work / "schema"), str(work / "validate.html"))
+        transform.run(str(work / "examples"), str(work / "schema"), REFERENCE_MODULE, str(work / "graph"),
+                      str(work / "transformed"), str(work / "transform.md"))
+        train.run(str(work / "transformed"), str(work / "graph"), str(work / "schema"), REFERENCE_MODULE, str(work / "model"),
+                  str(work / "model_run"), str(work / "train.md"), train_steps, 1, {"epochs": 1})
+        step = evaluate.run(train.serving_model_dir(str(work / "model")), str(work / "examples"), str(work / "evaluation"),
+                            str(work / "blessing"), str(work / "evaluate.html"))
+        keras_s = keras_evaluate(str(work / "transformed"), str(work / "model"), 1024)
+        eval_rows = examples.read_split(str(work / "examples"), names.EVAL).num_rows
+        results[str(size)] = {"eval_examples": eval_rows, "evaluate_step_s": step[names.META_WALL_SECONDS],
+                              "model_evaluate_s": keras_s, "ratio": round(step[names.META_WALL_SECONDS] / keras_s, 2)}
+        timing.LOG.info("[bench] evaluate at %s eval examples: %s", f"{eval_rows:,}", results[str(size)])
+    return results
+
+
 def _derived(results: dict) -> dict:
     sizes = sorted(int(s) for s in results["sizes"])
     exponents = {}

@@ -27,7 +27,7 @@ class EvaluateConfig:
     min_group_size: int = 20
     thresholds: dict = dataclasses.field(default_factory=dict)
     negatives_per_positive: int = 4
-    tfma_sample_size: int = 10_000
+    tfma_sample_size: int = 5_000
     run_tfma: bool = True
     seed: int = 0
 
