@@ -23,3 +23,19 @@ class ModelContractError(KubetfxError):
 
 class PushError(KubetfxError):
     """A model could not be pushed; what was served before is untouched."""
+
+
+class TrainingJobError(KubetfxError):
+    """A distributed training job could not be started, or failed."""
+
+
+class ServingError(KubetfxError):
+    """A model cannot be served: nothing pushed yet, or the model breaks the contract."""
+
+
+class MonitorError(KubetfxError):
+    """The monitor cannot compare: statistics, logs or data missing or unreadable."""
+
+
+class SubmitError(KubetfxError):
+    """A run could not be submitted: its configuration is incomplete or wrong, or the service refused it."""

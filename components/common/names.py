@@ -27,6 +27,8 @@ BLESSING_FILE = "blessing.json"
 EVAL_RESULT_FILE = "evaluation.json"
 SERVING_MODEL_SUBDIR = "Format-Serving"
 MODEL_RUN_SUBDIR = "model_run"
+BACKUP_SUBDIR = "backup"  # inside model_run: training state for BackupAndRestore, shared by workers
+TRAIN_FIGURES_FILE = "train_figures.json"  # inside model_run: what the chief reports to a launcher
 LATEST_POINTER = "LATEST"
 
 # Signatures every serving model must expose (the kubetfx model contract).
@@ -44,8 +46,26 @@ TASK_EVALUATE = "evaluate"
 TASK_PUSH = "push"
 STEPS = (TASK_INGEST, TASK_VALIDATE, TASK_TRANSFORM, TASK_TRAIN, TASK_EVALUATE, TASK_PUSH)
 
+# Environment variables that describe a training cluster: TF_CONFIG (Kubeflow Training Operator,
+# Vertex AI) and CLUSTER_SPEC (Vertex AI).
+ENV_TF_CONFIG = "TF_CONFIG"
+ENV_CLUSTER_SPEC = "CLUSTER_SPEC"
+
 # Metadata keys written on artifacts, read by the pipeline summary.
 META_WALL_SECONDS = "wall_seconds"
 META_ROWS = "rows"
 META_BLESSED = "blessed"
 META_PUSHED_TO = "pushed_to"
+
+# Serving (`kubetfx serve`, KServe's model server) and monitoring.
+SERVING_MODEL_NAME = "recommender"  # the model's name in KServe's routes: /v1/models/recommender:predict
+SERVING_PORT = 8080  # KServe's and Vertex AI's default container port
+SERVING_MOUNT = "/mnt/models"  # where KServe's storage initializer puts the model named by STORAGE_URI
+REQUEST_EXCLUDE = "exclude"  # per-instance request fields besides the model's features
+REQUEST_K = "k"
+REQUEST_LOG_PREFIX = "requests-"
+REQUEST_LOG_SUFFIX = ".jsonl"
+INFERENCE_SERVICE_FILE = "inferenceservice.yaml"  # inside push's pushed_model artifact
+VERTEX_UPLOAD_FILE = "vertex_upload_model_request.json"  # inside push's pushed_model artifact
+TASK_MONITOR = "monitor"
+MONITOR_RESULT_FILE = "monitor.json"

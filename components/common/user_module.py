@@ -28,14 +28,15 @@ def load_function(module_file: str, function_name: str):
     return function
 
 
-def _is_path(module_file: str) -> bool:
+def is_path(module_file: str) -> bool:
+    """Whether `module_file` names a file (local or a URI), not an installed module."""
     return module_file.endswith(".py") or "/" in module_file or os.sep in module_file
 
 
 def _load_module(module_file: str):
     if not module_file:
         raise ModuleFileError("no module file given: pass a .py path or an installed module name")
-    if not _is_path(module_file):
+    if not is_path(module_file):
         try:
             return importlib.import_module(module_file)
         except ImportError as error:

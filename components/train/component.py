@@ -20,6 +20,9 @@ def train(
 ):
     """Calls the module file's run_fn(fn_args) with TFX's FnArgs and checks the exported model.
 
+    Picks its tf.distribute strategy from where it runs (one device, all local GPUs, or a worker of
+    the cluster TF_CONFIG or CLUSTER_SPEC describes); only the chief writes the outputs.
+
     Args:
         transformed_examples: Transformed splits from transform.
         transform_graph: The transform graph from transform.
@@ -34,12 +37,15 @@ def train(
         metrics: Last-epoch training and validation metrics.
         report: Signatures, metrics and wall time.
     """
+    import os
+
     from kubetfx.components.common.kfp_glue import log_metrics, record
     from kubetfx.components.train import executor
 
+    # The environment tells a worker of a Vertex AI custom job its place in the cluster.
     figures = executor.run(transformed_examples.path, transform_graph.path, schema.path, module_file,
                            model.path, model_run.path, report.path, train_steps, eval_steps,
-                           hyperparameters, custom_config)
+                           hyperparameters, custom_config, environ=os.environ)
     log_metrics(metrics, figures.pop("metrics"))
     record(model, figures)
     record(report, figures)

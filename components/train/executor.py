@@ -1,20 +1,37 @@
 """Trainer: imports the module file and calls `run_fn(fn_args)` with TFX's FnArgs.
 
-After `run_fn` returns, the exported model is checked against the kubetfx model contract, so
+The same executor runs on one device, on every GPU of a node and as one worker of a cluster
+(`strategy.py` picks the `tf.distribute` strategy from the environment). In a cluster every worker
+runs `run_fn`, but only the chief writes the step's outputs: the others export into temporary
+folders that are removed afterwards, because saving a model runs collective ops all workers must
+join, while two writers to one model folder would race.
+
+After `run_fn` returns, the chief checks the exported model against the kubetfx model contract, so
 a model the later steps cannot use fails here, naming what is missing, not three steps later.
 """
+import contextlib
+import shutil
+import tempfile
+from typing import Mapping
+
 from kubetfx.components.common import examples, fs, names, reports, timing, user_module
 from kubetfx.components.common.errors import ModelContractError
 from kubetfx.components.train import fn_args as fn_args_lib
+from kubetfx.components.train import strategy as strategy_lib
 
 
 def serving_model_dir(model_uri: str) -> str:
     return fs.join(model_uri, names.SERVING_MODEL_SUBDIR)
 
 
+def backup_dir(model_run_uri: str) -> str:
+    return fs.join(model_run_uri, names.BACKUP_SUBDIR)
+
+
 def build_fn_args(transformed_examples_uri: str, transform_graph_uri: str, schema_uri: str, model_uri: str,
                   model_run_uri: str, train_steps: int, eval_steps: int, hyperparameters: dict,
-                  custom_config: dict) -> fn_args_lib.FnArgs:
+                  custom_config: dict, backup_uri: str = "", strategy=None) -> fn_args_lib.FnArgs:
+    """TFX's FnArgs for `run_fn`; `backup_uri` defaults to the backup folder inside `model_run_uri`."""
     schema_path = fs.join(schema_uri, names.SCHEMA_FILE)
     return fn_args_lib.FnArgs(
         working_dir=model_run_uri,
@@ -32,6 +49,8 @@ def build_fn_args(transformed_examples_uri: str, transform_graph_uri: str, schem
         model_run_dir=model_run_uri,
         hyperparameters=dict(hyperparameters),
         custom_config=dict(custom_config),
+        strategy=strategy,
+        backup_dir=backup_uri or backup_dir(model_run_uri),
     )
 
 
@@ -47,25 +66,58 @@ def run(
     eval_steps: int,
     hyperparameters: dict | None = None,
     custom_config: dict | None = None,
+    environ: Mapping[str, str] | None = None,
+    cpu_replicas: int = 0,
 ) -> dict:
-    """Runs the user's `run_fn` and checks what it exported; returns the figures and metrics."""
+    """Runs the user's `run_fn` and checks what it exported; returns the figures and metrics.
+
+    `environ` is the process environment, read for a cluster description (`TF_CONFIG`,
+    `CLUSTER_SPEC`); `cpu_replicas` > 1 asks for MirroredStrategy over that many logical CPUs.
+    A worker other than the chief writes nothing and returns figures saying `chief: False`.
+    """
     watch = timing.Stopwatch()
+    # First, before the module file can start TensorFlow's runtime (see strategy.choose).
+    distribution = strategy_lib.choose(environ or {}, cpu_replicas)
+    timing.configure_logging()
+    timing.LOG.info("[%s] %s", names.TASK_TRAIN, distribution.description)
     run_fn = user_module.load_function(module_file, user_module.RUN_FN)
-    args = build_fn_args(transformed_examples_uri, transform_graph_uri, schema_uri, model_uri, model_run_uri,
-                         train_steps, eval_steps, hyperparameters or {}, custom_config or {})
-    with timing.stage(names.TASK_TRAIN, f"run_fn for {train_steps} steps"):
-        run_fn(args)
-    signatures = check_model_contract(args.serving_model_dir)
-    metrics = last_epoch_metrics(model_run_uri)
+    with _worker_outputs(model_uri, model_run_uri, distribution.is_chief) as (worker_model_uri, worker_run_uri):
+        args = build_fn_args(transformed_examples_uri, transform_graph_uri, schema_uri, worker_model_uri,
+                             worker_run_uri, train_steps, eval_steps, hyperparameters or {}, custom_config or {},
+                             backup_uri=backup_dir(model_run_uri), strategy=distribution.strategy)
+        with timing.stage(names.TASK_TRAIN, f"run_fn for {train_steps} steps"):
+            run_fn_watch = timing.Stopwatch()
+            run_fn(args)
     figures = {
-        "serving_model_dir": args.serving_model_dir,
-        "signatures": signatures,
+        "chief": distribution.is_chief,
+        "strategy": distribution.description,
+        "replicas": distribution.strategy.num_replicas_in_sync,
+        "strategy_seconds": distribution.setup_seconds,
+        "run_fn_seconds": run_fn_watch.seconds,
         "train_steps": train_steps,
-        "metrics": metrics,
-        names.META_WALL_SECONDS: watch.seconds,
+        "metrics": {},
     }
+    if not distribution.is_chief:
+        return {**figures, names.META_WALL_SECONDS: watch.seconds}
+    figures.update(serving_model_dir=args.serving_model_dir, signatures=check_model_contract(args.serving_model_dir),
+                   metrics=last_epoch_metrics(model_run_uri))
+    figures[names.META_WALL_SECONDS] = watch.seconds
     fs.write_text(report_path, _report(figures))
     return figures
+
+
+@contextlib.contextmanager
+def _worker_outputs(model_uri: str, model_run_uri: str, is_chief: bool):
+    """The model and run folders `run_fn` writes to: the step's own on the chief, temporary ones
+    (removed on the way out) on every other worker."""
+    if is_chief:
+        yield model_uri, model_run_uri
+        return
+    scratch = tempfile.mkdtemp(prefix="kubetfx-worker-")
+    try:
+        yield fs.join(scratch, "model"), fs.join(scratch, names.MODEL_RUN_SUBDIR)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def check_model_contract(model_dir: str) -> list[str]:
@@ -109,5 +161,7 @@ def _report(figures: dict) -> str:
         f"Serving model: `{figures['serving_model_dir']}`",
         "Signatures: " + ", ".join(f"`{s}`" for s in figures["signatures"]),
         reports.markdown_table(["metric (last epoch)", "value"], sorted(figures["metrics"].items())),
-        f"Steps: {figures['train_steps']}; wall time {figures[names.META_WALL_SECONDS]:.1f} s",
+        f"Strategy: {figures['strategy']}",
+        f"Steps: {figures['train_steps']}; run_fn {figures['run_fn_seconds']:.1f} s; "
+        f"wall time {figures[names.META_WALL_SECONDS]:.1f} s",
     ]) + "\n"

@@ -15,7 +15,12 @@ class DataAccessor:
 
 @dataclasses.dataclass
 class FnArgs:
-    """What `run_fn(fn_args)` receives; `strategy` is kubetfx's addition for distributed training."""
+    """What `run_fn(fn_args)` receives.
+
+    kubetfx adds two fields for distributed training: `strategy`, the `tf.distribute` strategy to
+    build the model in, and `backup_dir`, where `tf.keras.callbacks.BackupAndRestore` keeps the
+    training state so that a restarted worker resumes (shared by all workers of one run).
+    """
 
     working_dir: str
     train_files: list[str]
@@ -34,6 +39,7 @@ class FnArgs:
     hyperparameters: dict[str, Any] = dataclasses.field(default_factory=dict)
     custom_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     strategy: Any = None
+    backup_dir: str = ""
 
 
 def make_data_accessor() -> DataAccessor:

@@ -90,7 +90,11 @@ def _dataset(fn_args, files, tft_output, batch_size):
     options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=ITEM_ID)
     dataset = fn_args.data_accessor.tf_dataset_factory(files, options, tft_output.transformed_metadata.schema)
     wanted = _user_inputs(tft_output)
-    return dataset.map(lambda features, label: ({k: features[k] for k in wanted}, label))
+    # Each worker keeps every N-th batch: sharding by file (TensorFlow's default) fails when a split
+    # has fewer files than there are workers, as small splits do.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.map(lambda features, label: ({k: features[k] for k in wanted}, label)).with_options(options)
 
 
 def hyperparameters(overrides: dict | None) -> dict:
@@ -119,10 +123,20 @@ def run_fn(fn_args):
         steps_per_epoch=max(1, fn_args.train_steps // epochs),
         validation_data=evaluation,
         validation_steps=max(1, fn_args.eval_steps),
-        callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
+        callbacks=_callbacks(fn_args),
         verbose=2,
     )
     export_serving_model(model, tft_output, fn_args.serving_model_dir, hp["top_k"])
+
+
+def _callbacks(fn_args) -> list:
+    """TensorBoard logs, and backups of the training state after every epoch, so that a worker
+    that is killed and restarts resumes where the last backup left off (kubetfx's `backup_dir`;
+    TFX's own FnArgs has none)."""
+    callbacks = [tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)]
+    if getattr(fn_args, "backup_dir", ""):
+        callbacks.append(tf.keras.callbacks.BackupAndRestore(fn_args.backup_dir))
+    return callbacks
 
 
 def export_serving_model(model, tft_output, serving_model_dir: str, top_k: int) -> None:
