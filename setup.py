@@ -11,8 +11,8 @@ from setuptools import find_packages, setup
 HERE = pathlib.Path(__file__).parent
 
 
-def _requirements():
-    lines = (HERE / "requirements.txt").read_text().splitlines()
+def _requirements(file_name: str):
+    lines = (HERE / file_name).read_text().splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
@@ -42,6 +42,7 @@ setup(
     packages=sorted(PACKAGES),
     package_dir=PACKAGES,
     package_data={"kubetfx.pipelines": ["*/*.yaml"]},
-    install_requires=_requirements(),
+    install_requires=_requirements("requirements.txt"),  # what the step images need
+    extras_require={"client": _requirements("requirements-client.txt")},  # compiling and submitting
     entry_points={"console_scripts": ["kubetfx=kubetfx.cli:main"]},
 )

@@ -125,6 +125,8 @@ def test_vertex_custom_job_has_the_worker_pools_asked_for(tmp_path):
     image = f"registry.example.com/team/kubetfx-gpu:{cli.__version__}"
     assert _pools_summary(_worker_pools(vertex)) == [(1, "g2-standard-24", "NVIDIA_L4", 2, image),
                                                      (2, "g2-standard-24", "NVIDIA_L4", 2, image)]
+    job = vertex["components"][_tasks(vertex)[names.TASK_TRAIN]["componentRef"]["name"]]["inputDefinitions"]
+    assert job["parameters"]["restart_job_on_worker_restart"]["defaultValue"] is True, "all resume from the backup"
     assert set(names.STEPS) <= set(_tasks(vertex))
     source = _tasks(vertex)[names.TASK_TRAIN]["inputs"]["artifacts"]["transform_graph"]["taskOutputArtifact"]
     assert source["producerTask"] == names.TASK_TRANSFORM

@@ -84,3 +84,58 @@ def test_missing_blessing_or_model_is_refused(tmp_path, saved_model):
         executor.run(saved_model, str(tmp_path / "nothing"), str(tmp_path / "s"), str(tmp_path / "r.md"))
     with pytest.raises(PushError, match="no SavedModel"):
         executor.run(str(tmp_path / "absent"), _blessing(tmp_path, True), str(tmp_path / "s"), str(tmp_path / "r.md"))
+
+
+def test_push_writes_a_kserve_inference_service_and_a_vertex_upload_request(tmp_path, saved_model):
+    import yaml
+    from google.cloud.aiplatform_v1.types import UploadModelRequest
+
+    from kubetfx.components.push import manifests
+
+    root, image = str(tmp_path / "serving"), "registry.example.com/team/kubetfx:1.0"
+    deploy = manifests.DeployConfig(serving_image=image, vertex_parent="projects/shop/locations/europe-west4")
+    figures = executor.run(saved_model, _blessing(tmp_path, True), root, str(tmp_path / "r.md"), version="3",
+                           deploy_uri=str(tmp_path / "pushed"), deploy=deploy)
+    assert sorted(p.name for p in (tmp_path / "serving").iterdir()) == ["3", names.LATEST_POINTER]
+
+    service = yaml.safe_load((tmp_path / "pushed" / names.INFERENCE_SERVICE_FILE).read_text())
+    assert _off_schema(service, "V1beta1InferenceService") == []
+    assert (service["apiVersion"], service["kind"]) == ("serving.kserve.io/v1beta1", "InferenceService")
+    container = service["spec"]["predictor"]["containers"][0]
+    assert container["image"] == image
+    assert {"name": "STORAGE_URI", "value": fs.join(root, "3")} in container["env"]
+    assert container["command"] + container["args"] == manifests.serve_command(names.SERVING_MOUNT, "3")
+
+    text = (tmp_path / "pushed" / names.VERTEX_UPLOAD_FILE).read_text()
+    request = UploadModelRequest.from_json(text)  # refuses fields the aiplatform_v1 schema lacks
+    assert request.parent == "projects/shop/locations/europe-west4"
+    assert request.model.artifact_uri == fs.join(root, "3") and request.model.container_spec.image_uri == image
+    assert request.model.container_spec.predict_route == f"/v1/models/{names.SERVING_MODEL_NAME}:predict"
+    assert "$(AIP_STORAGE_URI)" in request.model.container_spec.args
+    assert figures["inference_service"].endswith(names.INFERENCE_SERVICE_FILE)
+    assert "KServe InferenceService" in (tmp_path / "r.md").read_text()
+
+
+def _off_schema(value, type_name: str, path: str = "") -> list[str]:
+    """Where `value` strays from the OpenAPI models of the kserve package (and the Kubernetes
+    models they refer to): unknown fields and wrong kinds of value, by path."""
+    import re
+
+    import kserve.models
+    import kubernetes.client.models
+
+    if type_name.startswith("list["):
+        return [error for index, item in enumerate(value) for error in _off_schema(item, type_name[5:-1], f"{path}[{index}]")]
+    if type_name.startswith("dict("):
+        inner = re.fullmatch(r"dict\([^,]+, (.+)\)", type_name).group(1)
+        return [error for key, item in value.items() for error in _off_schema(item, inner, f"{path}.{key}")]
+    primitive = {"str": str, "int": int, "bool": bool, "float": float}.get(type_name)
+    if primitive:
+        return [] if isinstance(value, primitive) else [f"{path}: expected {type_name}, got {value!r}"]
+    model = getattr(kserve.models, type_name, None) or getattr(kubernetes.client.models, type_name, None)
+    if model is None:
+        return []  # free-form (object) or a quantity
+    fields = {key: model.openapi_types[attribute] for attribute, key in model.attribute_map.items()}
+    errors = [f"{path}.{key}: {type_name} has no such field" for key in value if key not in fields]
+    return errors + [error for key, item in value.items() if key in fields
+                     for error in _off_schema(item, fields[key], f"{path}.{key}")]

@@ -1,4 +1,6 @@
 """KFP interface of the push step; the work is in `executor.py`."""
+import functools
+
 from kfp.dsl import Artifact, Input, Markdown, Model, Output
 
 from kubetfx.components.common.kfp_glue import build_component
@@ -8,6 +10,7 @@ def push(
     model: Input[Model],
     blessing: Input[Artifact],
     serving_root: str,
+    serving_image: str,
     pushed_model: Output[Model],
     report: Output[Markdown],
 ):
@@ -17,17 +20,22 @@ def push(
         model: The trained model from train.
         blessing: The blessing from evaluate; push refuses a model that is not blessed.
         serving_root: Local folder or gs:// prefix the serving side reads (one folder per version).
-        pushed_model: Where the model went (metadata: pushed_to, version).
+        serving_image: The image that runs `kubetfx serve` in the manifests (set at compile time).
+        pushed_model: Where the model went (metadata: pushed_to, version); holds the KServe
+            InferenceService and the Vertex AI upload request of the new version.
         report: Where the model went and what it replaced.
     """
     from kubetfx.components.common.kfp_glue import record
     from kubetfx.components.push import executor
+    from kubetfx.components.push.manifests import DeployConfig
     from kubetfx.components.train.executor import serving_model_dir
 
-    figures = executor.run(serving_model_dir(model.path), blessing.path, serving_root, report.path)
+    figures = executor.run(serving_model_dir(model.path), blessing.path, serving_root, report.path,
+                           deploy_uri=pushed_model.path, deploy=DeployConfig(serving_image=serving_image))
     record(pushed_model, figures)
     record(report, figures)
 
 
 def build(image: str):
-    return build_component(push, image)
+    """The push step on `image`; the same image serves the model, so the manifests name it too."""
+    return functools.partial(build_component(push, image), serving_image=image)

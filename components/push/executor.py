@@ -9,6 +9,7 @@ import uuid
 
 from kubetfx.components.common import fs, names, reports, serving, timing
 from kubetfx.components.common.errors import PushError
+from kubetfx.components.push import manifests
 
 STAGING_PREFIX = ".staging-"
 
@@ -26,8 +27,13 @@ def read_blessing(blessing_uri: str) -> dict:
     return fs.read_json(path)
 
 
-def run(model_dir: str, blessing_uri: str, serving_root: str, report_path: str, version: str = "") -> dict:
-    """Pushes `model_dir` if the blessing says so; returns where it went."""
+def run(model_dir: str, blessing_uri: str, serving_root: str, report_path: str, version: str = "",
+        deploy_uri: str = "", deploy: manifests.DeployConfig | None = None) -> dict:
+    """Pushes `model_dir` if the blessing says so; returns where it went.
+
+    With `deploy`, the KServe InferenceService and the Vertex AI upload request of the new version
+    are written under `deploy_uri` before the pointer moves (see `manifests`).
+    """
     watch = timing.Stopwatch()
     blessing = read_blessing(blessing_uri)
     if not blessing.get(names.META_BLESSED):
@@ -40,6 +46,7 @@ def run(model_dir: str, blessing_uri: str, serving_root: str, report_path: str, 
         raise PushError(f"version '{version}' already exists under '{serving_root}'; versions are never overwritten")
     with timing.stage(names.TASK_PUSH, f"copying the model to {target}"):
         size = _copy_atomically(model_dir, serving_root, version)
+    deployment = manifests.write(deploy_uri, target, version, deploy) if deploy else {}
     previous = serving.read_latest(serving_root)
     pointer = {
         "version": version,
@@ -51,7 +58,7 @@ def run(model_dir: str, blessing_uri: str, serving_root: str, report_path: str, 
     }
     _replace_pointer(serving_root, pointer)
     figures = {names.META_PUSHED_TO: target, "version": version, "bytes": size,
-               "previous_version": pointer["previous_version"], names.META_WALL_SECONDS: watch.seconds}
+               "previous_version": pointer["previous_version"], **deployment, names.META_WALL_SECONDS: watch.seconds}
     fs.write_text(report_path, _report(figures))
     return figures
 
@@ -88,5 +95,13 @@ def _report(figures: dict) -> str:
             ["version", figures["version"]],
             ["previous version", figures["previous_version"] or "-"],
             ["bytes copied", figures["bytes"]],
+            *_deployment_rows(figures),
         ]),
     ]) + "\n"
+
+
+def _deployment_rows(figures: dict) -> list[list]:
+    if "inference_service" not in figures:
+        return []
+    return [["KServe InferenceService", figures["inference_service"]],
+            ["Vertex AI upload request", figures["vertex_upload_request"]]]

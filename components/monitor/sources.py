@@ -1,0 +1,140 @@
+"""What the monitor compares: a batch (new interaction data, or serving's request log) and what
+training saw (the ingest examples' train split).
+
+Interaction data is read, joined and typed exactly as ingest does it, so a column has the same
+type in the batch as in training. The request log (`kubetfx serve`) holds one record per
+answered instance: the hashed user, the features the model received, the items excluded.
+"""
+import dataclasses
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kubetfx.components.common import examples, fs, names
+from kubetfx.components.common.errors import MonitorError
+from kubetfx.components.ingest import executor as ingest
+
+INTERACTIONS = "interactions"
+REQUEST_LOG = "request_log"
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchSource:
+    """Where the batch is: interaction data (like ingest's inputs) or a request log folder."""
+
+    interactions_uri: str = ""
+    users_uri: str = ""
+    items_uri: str = ""
+    request_log_uri: str = ""  # a log root or one of its day folders
+
+    def __post_init__(self):
+        if bool(self.interactions_uri) == bool(self.request_log_uri):
+            raise MonitorError("the monitor needs one batch: new interaction data or a request log folder, "
+                               f"not {'both' if self.interactions_uri else 'neither'}")
+
+    @property
+    def kind(self) -> str:
+        return INTERACTIONS if self.interactions_uri else REQUEST_LOG
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    kind: str
+    table: pa.Table  # list columns, as ingest writes examples
+    users: np.ndarray  # one per row: raw ids (interactions) or the log's hashed ids (request log)
+    items: np.ndarray  # item ids the batch's users met: interactions' items, requests' exclusions
+
+    @property
+    def rows(self) -> int:
+        return self.table.num_rows
+
+
+@dataclasses.dataclass(frozen=True)
+class Training:
+    """What training saw: its users and items, and each user's feature values."""
+
+    users: set[str]
+    items: set[str]
+    user_features: dict[str, dict]  # user id → feature → its (first) value in training
+
+
+def read_batch(source: BatchSource) -> Batch:
+    if source.kind == INTERACTIONS:
+        return _interactions(source)
+    return _request_log(source.request_log_uri)
+
+
+def _interactions(source: BatchSource) -> Batch:
+    frame = ingest.read_table(source.interactions_uri, "interactions", (names.USER_ID, names.ITEM_ID))
+    users = _features_table(source.users_uri, "users", names.USER_ID)
+    items = _features_table(source.items_uri, "items", names.ITEM_ID)
+    joined = ingest.split_list_columns(ingest.join_features(frame, users, items), ("genres",), "|")
+    table = _list_table(pa.Table.from_pandas(joined, preserve_index=False))
+    return Batch(INTERACTIONS, table, joined[names.USER_ID].to_numpy(str), joined[names.ITEM_ID].to_numpy(str))
+
+
+def _features_table(uri: str, role: str, key: str):
+    if not uri:
+        return None
+    table = ingest.read_table(uri, role, (key,))
+    ingest.check_unique(table, uri, role, key)
+    return table
+
+
+def _request_log(log_uri: str) -> Batch:
+    files = fs.glob(fs.join(log_uri, f"*{names.REQUEST_LOG_SUFFIX}")) + \
+        fs.glob(fs.join(log_uri, "*", f"*{names.REQUEST_LOG_SUFFIX}"))
+    records = [record for path in files for record in _records(path)]
+    if not records:
+        raise MonitorError(f"no request log records under '{log_uri}' (expected {names.REQUEST_LOG_PREFIX}*"
+                           f"{names.REQUEST_LOG_SUFFIX} files there or in its day folders, as `kubetfx serve` writes)")
+    features = pa.Table.from_pylist([record["features"] for record in records])
+    users = np.array([record.get("user", "") for record in records], dtype=str)
+    excluded = np.array([item for record in records for item in record.get("exclude", [])], dtype=str)
+    return Batch(REQUEST_LOG, _list_table(features), users, excluded)
+
+
+def _records(path: str) -> list[dict]:
+    try:
+        return [json.loads(line) for line in fs.read_text(path).splitlines() if line.strip()]
+    except json.JSONDecodeError as error:
+        raise MonitorError(f"request log file '{path}' is not JSON lines: {error}") from None
+
+
+def _list_table(table: pa.Table) -> pa.Table:
+    """Columns as list arrays of tf.Example's types, as ingest writes and validate summarises them."""
+    return pa.table({name: examples.to_list_array(table.column(name).combine_chunks()) for name in table.column_names})
+
+
+def values(table: pa.Table, name: str) -> np.ndarray:
+    """All values of a column (multi-valued ones flattened): floats for numbers, str for text."""
+    if name not in table.column_names:
+        return np.array([])
+    flat = pc.list_flatten(table.column(name).combine_chunks())
+    if pa.types.is_binary(flat.type) or pa.types.is_string(flat.type):
+        return flat.cast(pa.large_string()).to_numpy(zero_copy_only=False).astype(str)
+    return flat.to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def read_training(examples_uri: str, features: list[str]) -> Training:
+    """Training's users and items, and each user's values of `features`, from the train split."""
+    table = examples.read_split(examples_uri, names.TRAIN)
+    if not table.num_rows:
+        raise MonitorError(f"the train split of '{examples_uri}' is empty: there is nothing to compare with")
+    users = np.array(_first_text(table, names.USER_ID), dtype=object)
+    distinct, first_rows = np.unique(users, return_index=True)
+    present = [name for name in features if name in table.column_names]
+    columns = {name: examples.first_values(table, name).take(first_rows).to_pylist() for name in present}
+    user_features = {user: {name: _plain(columns[name][index]) for name in present}
+                     for index, user in enumerate(distinct)}
+    return Training(set(distinct), set(_first_text(table, names.ITEM_ID)), user_features)
+
+
+def _first_text(table: pa.Table, name: str) -> list[str]:
+    return examples.first_values(table, name).cast(pa.large_string()).to_pylist()
+
+
+def _plain(value):
+    return value.decode("utf-8") if isinstance(value, bytes) else value

@@ -1,0 +1,92 @@
+"""What a cluster needs to serve a pushed version, written by push beside its other outputs:
+
+- a KServe `InferenceService` (`serving.kserve.io/v1beta1`) whose predictor is a custom container
+  running `kubetfx serve` on the project's image; KServe's storage initializer copies the version
+  named by `STORAGE_URI` to /mnt/models before the container starts. `kubectl apply -f` it: a
+  later push writes the same service with the newer version, which KServe rolls out.
+- for Vertex AI, the `UploadModelRequest` of `google.cloud.aiplatform_v1` (a Model with the same
+  container; Vertex AI copies `artifact_uri` and passes its copy in `AIP_STORAGE_URI`).
+
+Both are built from the client libraries' own objects (the `kserve` package's models and the
+`aiplatform_v1` types), so a field they do not know cannot be written, and nothing touches the
+network. The custom container (not KServe's TensorFlow runtime) keeps the contract's extras:
+exclusions, k per request, the request log.
+"""
+import dataclasses
+
+import yaml
+
+from kubetfx.components.common import fs, names
+
+STORAGE_URI_ENV = "STORAGE_URI"  # KServe injects its storage initializer for a custom container with this variable
+ALL_INTERFACES = "0.0.0.0"  # inside a container the server must listen beyond loopback
+CONTAINER_NAME = "kserve-container"  # KServe's name for the predictor's serving container
+READY_ROUTE = f"/v2/models/{names.SERVING_MODEL_NAME}/ready"
+PREDICT_ROUTE = f"/v1/models/{names.SERVING_MODEL_NAME}:predict"
+VERSION_ANNOTATION = "kubetfx/model-version"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeployConfig:
+    """How the pushed model is served on a cluster."""
+
+    serving_image: str  # the project's CPU image, which has `kubetfx serve`
+    vertex_parent: str = ""  # projects/<project>/locations/<region>; empty: set it before sending the request
+    cpu: str = "1"
+    memory: str = "2Gi"
+
+
+def serve_command(model_dir: str, version: str) -> list[str]:
+    """`kubetfx serve` of one fixed model folder, answering as `version`, on the container's port."""
+    return ["python3", "-m", "kubetfx", "serve", "--model-dir", model_dir, "--model-version", version,
+            "--host", ALL_INTERFACES, "--port", str(names.SERVING_PORT)]
+
+
+def inference_service(model_uri: str, version: str, config: DeployConfig):
+    """The InferenceService as the kserve package's `V1beta1InferenceService`."""
+    from kserve import V1beta1InferenceService, V1beta1InferenceServiceSpec, V1beta1PredictorSpec, constants
+    from kubernetes.client import (V1Container, V1ContainerPort, V1EnvVar, V1HTTPGetAction, V1ObjectMeta, V1Probe,
+                                   V1ResourceRequirements)
+
+    container = V1Container(
+        name=CONTAINER_NAME, image=config.serving_image, command=serve_command(names.SERVING_MOUNT, version)[:3],
+        args=serve_command(names.SERVING_MOUNT, version)[3:], env=[V1EnvVar(name=STORAGE_URI_ENV, value=model_uri)],
+        ports=[V1ContainerPort(container_port=names.SERVING_PORT, protocol="TCP")],
+        readiness_probe=V1Probe(http_get=V1HTTPGetAction(path=READY_ROUTE, port=names.SERVING_PORT)),
+        resources=V1ResourceRequirements(requests={"cpu": config.cpu, "memory": config.memory},
+                                         limits={"memory": config.memory}),
+    )
+    return V1beta1InferenceService(
+        api_version=constants.KSERVE_V1BETA1, kind=constants.KSERVE_KIND_INFERENCESERVICE,
+        metadata=V1ObjectMeta(name=names.SERVING_MODEL_NAME, annotations={VERSION_ANNOTATION: version}),
+        spec=V1beta1InferenceServiceSpec(predictor=V1beta1PredictorSpec(containers=[container])),
+    )
+
+
+def vertex_upload_request(model_uri: str, version: str, config: DeployConfig):
+    """The Vertex AI `UploadModelRequest` (aiplatform_v1) for the same container."""
+    from google.cloud.aiplatform_v1.types import Model, ModelContainerSpec, Port, UploadModelRequest
+
+    container = ModelContainerSpec(
+        image_uri=config.serving_image, command=serve_command("$(AIP_STORAGE_URI)", version)[:3],
+        args=serve_command("$(AIP_STORAGE_URI)", version)[3:], ports=[Port(container_port=names.SERVING_PORT)],
+        predict_route=PREDICT_ROUTE, health_route=READY_ROUTE,
+    )
+    model = Model(display_name=names.SERVING_MODEL_NAME, artifact_uri=model_uri, container_spec=container,
+                  version_aliases=[f"v{version}"], labels={"model-version": version})
+    return UploadModelRequest(parent=config.vertex_parent, model=model)
+
+
+def write(deploy_uri: str, model_uri: str, version: str, config: DeployConfig) -> dict:
+    """Writes both under `deploy_uri`; returns their paths."""
+    from google.cloud.aiplatform_v1.types import UploadModelRequest
+    from kserve import ApiClient
+
+    service = ApiClient().sanitize_for_serialization(inference_service(model_uri, version, config))
+    paths = {"inference_service": fs.join(deploy_uri, names.INFERENCE_SERVICE_FILE),
+             "vertex_upload_request": fs.join(deploy_uri, names.VERTEX_UPLOAD_FILE)}
+    fs.write_text(paths["inference_service"], yaml.safe_dump(service, sort_keys=False))
+    request = vertex_upload_request(model_uri, version, config)
+    fs.write_text(paths["vertex_upload_request"],
+                  UploadModelRequest.to_json(request, always_print_fields_with_no_presence=False) + "\n")
+    return paths

@@ -1,0 +1,167 @@
+"""Turns a request into a checked `Batch`, or refuses it with a message naming what is wrong.
+
+Requests come in KServe's v1 protocol (`{"instances": [{feature: value, ..., "exclude": [...],
+"k": n}]}`) or its v2 protocol (one tensor per feature, `k` as a request parameter, `exclude` as
+an optional `[batch, m]` BYTES tensor padded with empty strings). Every refusal is KServe's
+`InvalidInput`, which the server answers with 400 and `{"error": message}`.
+"""
+import math
+
+from kserve.errors import InvalidInput
+
+from kubetfx.components.common import names
+from kubetfx.serving.loaded import INTEGER, NUMBER, STRING, Batch
+
+_INT64 = (-(2 ** 63), 2 ** 63 - 1)
+_V2_TYPES = {STRING: ("BYTES",), INTEGER: ("INT64", "INT32", "INT16", "INT8", "UINT32", "UINT16", "UINT8"),
+             NUMBER: ("FP32", "FP64", "INT64", "INT32", "INT16", "INT8")}
+_V2_WANTED = {STRING: "BYTES", INTEGER: "INT64 (or another integer type)", NUMBER: "FP32 (or another number type)"}
+_KIND_WORDS = {STRING: "a string", INTEGER: "an integer", NUMBER: "a number"}
+
+
+def from_v1(body, features: dict[str, str], max_instances: int, default_k: int, max_k: int) -> Batch:
+    """Checks a v1 body against the model's features (name → kind) and the limits; an instance
+    without `k` gets `default_k` items, or the whole catalogue (`max_k`) when that is smaller."""
+    if isinstance(body, (bytes, str)):  # KServe passes bodies of other content types through undecoded
+        raise InvalidInput("the request body must be JSON, sent with the header 'Content-Type: application/json'")
+    if not isinstance(body, dict) or set(body) != {"instances"}:
+        found = sorted(body) if isinstance(body, dict) else type(body).__name__
+        raise InvalidInput(f"the request body must be a JSON object with one field, 'instances'; found {found}")
+    instances = body["instances"]
+    if not isinstance(instances, list) or not instances:
+        raise InvalidInput("'instances' must be a non-empty list of objects, one per user")
+    _check_count(len(instances), max_instances)
+    columns = {name: [] for name in features}
+    ks, excludes = [], []
+    for index, instance in enumerate(instances):
+        _check_fields(index, instance, features)
+        for name, kind in features.items():
+            columns[name].append(_value(index, name, instance[name], kind))
+        ks.append(_k(f"instance {index}", instance.get(names.REQUEST_K, min(default_k, max_k)), max_k))
+        excludes.append(_exclude(index, instance.get(names.REQUEST_EXCLUDE, [])))
+    return Batch(columns, ks, excludes)
+
+
+def _check_count(count: int, max_instances: int) -> None:
+    if count > max_instances:
+        raise InvalidInput(f"{count} instances in one request; at most {max_instances} are accepted, send several requests")
+
+
+def _check_fields(index: int, instance, features: dict[str, str]) -> None:
+    if not isinstance(instance, dict):
+        raise InvalidInput(f"instance {index}: expected an object of features, got {_json_type(instance)}")
+    allowed = set(features) | {names.REQUEST_EXCLUDE, names.REQUEST_K}
+    unknown = sorted(set(instance) - allowed)
+    if unknown:
+        raise InvalidInput(f"instance {index}: unknown field '{unknown[0]}'; the model takes {_listed(features)} "
+                           f"and optionally '{names.REQUEST_EXCLUDE}' and '{names.REQUEST_K}'")
+    missing = sorted(set(features) - set(instance))
+    if missing:
+        raise InvalidInput(f"instance {index}: missing feature '{missing[0]}'; the model needs {_listed(features)}")
+
+
+def _value(index: int, name: str, value, kind: str):
+    if _is_kind(value, kind):
+        return value
+    raise InvalidInput(f"instance {index}: feature '{name}' must be {_KIND_WORDS[kind]}, "
+                       f"got {_json_type(value)} {_quoted(value)}")
+
+
+def _is_kind(value, kind: str) -> bool:
+    if isinstance(value, bool):
+        return False
+    if kind == STRING:
+        return isinstance(value, str)
+    if kind == INTEGER:
+        return isinstance(value, int) and _INT64[0] <= value <= _INT64[1]
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _k(where: str, k, max_k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= max_k:
+        raise InvalidInput(f"{where}: '{names.REQUEST_K}' must be an integer from 1 to {max_k} "
+                           f"(the catalogue's size), got {_quoted(k)}")
+    return k
+
+
+def _exclude(index: int, exclude) -> frozenset[str]:
+    if not isinstance(exclude, list) or not all(isinstance(item, str) for item in exclude):
+        raise InvalidInput(f"instance {index}: '{names.REQUEST_EXCLUDE}' must be a list of item ids (strings), "
+                           f"got {_quoted(exclude)}")
+    return frozenset(exclude)
+
+
+def from_v2(request, features: dict[str, str], max_instances: int, default_k: int, max_k: int) -> Batch:
+    """Checks a v2 `InferRequest`: one [batch] tensor per feature, optional `exclude`, `k` as a parameter."""
+    inputs = {tensor.name: tensor for tensor in request.inputs}
+    allowed = set(features) | {names.REQUEST_EXCLUDE}
+    unknown = sorted(set(inputs) - allowed)
+    if unknown:
+        raise InvalidInput(f"unknown input '{unknown[0]}'; the model takes {_listed(features)} "
+                           f"and optionally '{names.REQUEST_EXCLUDE}'")
+    missing = sorted(set(features) - set(inputs))
+    if missing:
+        raise InvalidInput(f"missing input '{missing[0]}'; the model needs {_listed(features)}")
+    columns = {name: _v2_column(inputs[name], kind) for name, kind in features.items()}
+    count = len(next(iter(columns.values())))
+    if count == 0 or any(len(values) != count for values in columns.values()):
+        raise InvalidInput(f"every input must hold the same number of instances, at least one; got "
+                           f"{ {name: len(values) for name, values in columns.items()} }")
+    _check_count(count, max_instances)
+    k = _k("parameters", (request.parameters or {}).get(names.REQUEST_K, min(default_k, max_k)), max_k)
+    excludes = _v2_excludes(inputs.get(names.REQUEST_EXCLUDE), count)
+    return Batch(columns, [k] * count, excludes)
+
+
+def _v2_column(tensor, kind: str) -> list:
+    if tensor.datatype not in _V2_TYPES[kind]:
+        raise InvalidInput(f"input '{tensor.name}' must have datatype {_V2_WANTED[kind]}, got {tensor.datatype}")
+    shape = list(tensor.shape)
+    if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
+        raise InvalidInput(f"input '{tensor.name}' must have shape [batch] or [batch, 1], got {shape}")
+    values = _flat(tensor.data)
+    if len(values) != shape[0]:
+        raise InvalidInput(f"input '{tensor.name}' has {len(values)} values for shape {shape}")
+    if kind == STRING:
+        return [value.decode("utf-8") if isinstance(value, bytes) else str(value) for value in values]
+    if not all(_is_kind(value, kind) for value in values):
+        raise InvalidInput(f"input '{tensor.name}' must hold {_KIND_WORDS[kind].split(' ', 1)[1]}s only")
+    return values
+
+
+def _v2_excludes(tensor, count: int) -> list[frozenset[str]]:
+    if tensor is None:
+        return [frozenset()] * count
+    shape = list(tensor.shape)
+    if tensor.datatype != "BYTES" or len(shape) != 2 or shape[0] != count:
+        raise InvalidInput(f"input '{names.REQUEST_EXCLUDE}' must be BYTES of shape [{count}, m] "
+                           f"(item ids, padded with empty strings); got {tensor.datatype} {shape}")
+    values = [value.decode("utf-8") if isinstance(value, bytes) else str(value) for value in _flat(tensor.data)]
+    if len(values) != count * shape[1]:
+        raise InvalidInput(f"input '{names.REQUEST_EXCLUDE}' has {len(values)} values for shape {shape}")
+    width = shape[1]
+    return [frozenset(item for item in values[row * width:(row + 1) * width] if item) for row in range(count)]
+
+
+def _flat(data) -> list:
+    flat = []
+    for value in data:
+        flat.extend(_flat(value) if isinstance(value, list) else [value])
+    return flat
+
+
+def _listed(features: dict[str, str]) -> str:
+    return ", ".join(f"'{name}' ({_KIND_WORDS[kind]})" for name, kind in features.items())
+
+
+def _json_type(value) -> str:
+    for kind, word in ((bool, "a boolean"), (str, "a string"), (int, "an integer"), (float, "a number"),
+                       (list, "a list"), (dict, "an object"), (type(None), "null")):
+        if isinstance(value, kind):
+            return word
+    return type(value).__name__
+
+
+def _quoted(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,88 @@
+"""The KServe predictor: checked instances in, top-k items with scores out, every answer logged.
+
+The served model is one reference (`current`), replaced whole by `swap`: a request reads it
+once and keeps that model to the end, so a swap never drops or mixes requests.
+"""
+import asyncio
+import time
+import uuid
+
+import kserve
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+
+from kubetfx.components.common import names
+from kubetfx.serving import instances
+from kubetfx.serving.config import ServeConfig
+from kubetfx.serving.loaded import INTEGER, NUMBER, STRING, Batch, LoadedModel, Recommendation
+from kubetfx.serving.request_log import RequestLogger
+
+VERSION_HEADER = "x-model-version"
+_V2_DATATYPES = {STRING: "BYTES", INTEGER: "INT64", NUMBER: "FP32"}
+
+
+class RecommenderModel(kserve.Model):
+    """Answers v1 `instances` and v2 infer requests with the model `current` holds."""
+
+    def __init__(self, config: ServeConfig, first: LoadedModel, request_log: RequestLogger | None = None):
+        super().__init__(config.model_name, return_response_headers=True)
+        self._config = config
+        self._request_log = request_log
+        self.current = first
+        self.ready = True
+
+    def swap(self, loaded: LoadedModel) -> None:
+        """Serves `loaded` from the next request on (one reference assignment: atomic)."""
+        self.current = loaded
+
+    def get_input_types(self) -> list[dict]:
+        """v2 model metadata: one [batch] tensor per feature, and the optional exclusions."""
+        features = [{"name": name, "datatype": _V2_DATATYPES[kind], "shape": [-1]}
+                    for name, kind in self.current.features.items()]
+        return features + [{"name": names.REQUEST_EXCLUDE, "datatype": "BYTES", "shape": [-1, -1]}]
+
+    def get_output_types(self) -> list[dict]:
+        return [{"name": "item_ids", "datatype": "BYTES", "shape": [-1, -1]},
+                {"name": "scores", "datatype": "FP32", "shape": [-1, -1]}]
+
+    async def predict(self, payload, headers=None, response_headers=None):
+        model = self.current
+        is_v2 = isinstance(payload, InferRequest)
+        parse = instances.from_v2 if is_v2 else instances.from_v1
+        batch = parse(payload, model.features, self._config.max_instances, self._config.default_k, len(model.catalogue))
+        # TensorFlow releases the GIL while it computes, so a worker thread lets the event loop
+        # read and check the next requests meanwhile.
+        answers = await asyncio.get_running_loop().run_in_executor(None, model.recommend, batch)
+        self._log(model, batch, answers)
+        if response_headers is not None:
+            response_headers[VERSION_HEADER] = model.version
+        if is_v2:
+            return _v2_response(payload, self.name, model.version, answers)
+        return {"predictions": [{"items": answer.items, "scores": answer.scores} for answer in answers]}
+
+    def _log(self, model: LoadedModel, batch: Batch, answers: list[Recommendation]) -> None:
+        if self._request_log is None:
+            return
+        now = time.time()
+        for index, answer in enumerate(answers):
+            features = {name: values[index] for name, values in batch.columns.items() if name != names.USER_ID}
+            user_id = batch.columns[names.USER_ID][index] if names.USER_ID in batch.columns else None
+            self._request_log.log({
+                "time": now, "model_version": model.version, "features": features, "k": batch.ks[index],
+                "exclude": sorted(batch.excludes[index]), "items": answer.items, "scores": answer.scores,
+            }, user_id=user_id)
+
+
+def _v2_response(request: InferRequest, model_name: str, version: str, answers: list[Recommendation]) -> InferResponse:
+    """`item_ids` (BYTES) and `scores` (FP32), each [batch, k]; k shrinks to the shortest answer
+    when exclusions leave fewer items than asked, since a tensor cannot be ragged."""
+    width = min(len(answer.items) for answer in answers)
+    shape = [len(answers), width]
+    return InferResponse(
+        response_id=request.id or uuid.uuid4().hex,
+        model_name=model_name,
+        model_version=version,
+        infer_outputs=[
+            InferOutput("item_ids", shape, "BYTES", [item for answer in answers for item in answer.items[:width]]),
+            InferOutput("scores", shape, "FP32", [score for answer in answers for score in answer.scores[:width]]),
+        ],
+    )

@@ -1,0 +1,160 @@
+"""The monitor: drift found on exactly the planted shift and not on a fresh sample of the training
+distribution, skew in a request log, retraining through the hook, and the compiled pipeline."""
+import pathlib
+
+import numpy as np
+import pytest
+import yaml
+
+from kubetfx import cli
+from kubetfx.components.common import names
+from kubetfx.components.common.errors import MonitorError
+from kubetfx.components.monitor import drift, executor, retrain, sources
+from kubetfx.components.monitor.config import DEFAULT_THRESHOLDS, MonitorConfig
+from kubetfx.pipelines.recommender import data
+from kubetfx.pipelines.recommender.generator import GeneratorConfig, generate
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+INTERACTIONS = 50_000  # 1,000 users: the categories' sampling noise stays well under their thresholds
+SALT = b"another-salt-for-tests-0123456789"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Training data (seed 0) through ingest and validate; a batch with age shifted by 15 years and
+    50 products training never saw; a fresh sample of the training distribution (another seed)."""
+    from kubetfx.components.ingest import executor as ingest
+    from kubetfx.components.validate import executor as validate
+
+    root = tmp_path_factory.mktemp("monitor")
+    configs = {"train": GeneratorConfig(interactions=INTERACTIONS, seed=0),
+               "shifted": GeneratorConfig(interactions=INTERACTIONS, seed=1, shift_feature="age", new_items=50),
+               "fresh": GeneratorConfig(interactions=INTERACTIONS, seed=2)}
+    for name, config in configs.items():
+        generate(str(root / name), config)
+    train = root / "train"
+    ingest.run(str(train / data.INTERACTIONS_FILE), str(train / data.USERS_FILE), str(train / data.ITEMS_FILE),
+               str(root / "examples"), str(root / "ingest.md"))
+    validate.run(str(root / "examples"), str(root / "statistics"), str(root / "schema"), str(root / "validate.html"))
+    return root
+
+
+def _source(world, name: str) -> sources.BatchSource:
+    folder = world / name
+    return sources.BatchSource(interactions_uri=str(folder / data.INTERACTIONS_FILE),
+                               users_uri=str(folder / data.USERS_FILE), items_uri=str(folder / data.ITEMS_FILE))
+
+
+def _monitor(world, source, name, config=MonitorConfig(), retrainer=None):
+    return executor.run(str(world / "statistics"), str(world / "examples"), source, str(world / f"out-{name}"),
+                        str(world / f"{name}.html"), config, retrain=retrainer)
+
+
+def test_the_planted_shift_is_drift_on_age_only_with_new_items_and_retrains_on_the_new_data(world):
+    asked = []
+    result = _monitor(world, _source(world, "shifted"), "shifted", retrainer=lambda request: asked.append(request) or "run-1")
+    distances = {f["feature"]: f["distance"] for f in result["features"]}
+    assert result["drifted_features"] == ["age"], distances
+    assert distances["age"] > 2 * DEFAULT_THRESHOLDS["age"]
+    assert result["unknown_items"]["exceeded"] and 0.015 < result["unknown_items"]["share"] < 0.03
+    assert not result["unknown_users"]["exceeded"]
+    assert result["verdict"] == executor.DRIFT and result["retrain"] and result["retrain_run"] == "run-1"
+    assert [request.interactions_uri for request in asked] == [_source(world, "shifted").interactions_uri]
+    assert "age: distribution drifted from training" in asked[0].reasons
+    report = (world / "shifted.html").read_text()
+    assert "DRIFT" in report and "jensen_shannon_divergence" in report and "run-1" in report
+    assert (world / "out-shifted" / names.MONITOR_RESULT_FILE).exists()
+    assert (world / "out-shifted" / f"{names.SPLIT_PREFIX}{executor.BATCH_SPLIT}" / names.FEATURE_STATS_FILE).exists()
+    assert executor.metrics(result)["drift.age"] == distances["age"]
+
+
+def test_a_fresh_sample_of_the_training_distribution_shows_no_drift(world):
+    asked = []
+    result = _monitor(world, _source(world, "fresh"), "fresh", retrainer=asked.append)
+    distances = {f["feature"]: f["distance"] for f in result["features"]}
+    assert result["drifted_features"] == [] and result["verdict"] == executor.OK, distances
+    assert all(distances[name] < threshold / 1.5 for name, threshold in DEFAULT_THRESHOLDS.items()), distances
+    assert result["unknown_items"]["share"] < 0.002 and not result["retrain"] and asked == []
+
+
+def test_a_request_log_shows_feature_skew_and_unknown_users(world, tmp_path):
+    from kubetfx.serving.config import RequestLogConfig
+    from kubetfx.serving.request_log import RequestLogger
+
+    training = sources.read_training(str(world / "examples"), sorted(DEFAULT_THRESHOLDS))
+    known_item = sorted(training.items)[0]
+    log_root = tmp_path / "requests"
+    logger = RequestLogger(RequestLogConfig(log_root=str(log_root), salt=SALT, records_per_file=100))
+    for index, user_id in enumerate(sorted(training.users)[:300]):
+        features = dict(training.user_features[user_id])
+        if index % 10 == 1:  # an age in months: the serving path's bug the monitor must see
+            features["age"] *= 12
+        if index % 5 == 0:  # a fifth are users training never saw
+            user_id = f"new-user-{index}"
+        logger.log({"features": features, "exclude": [known_item] if index % 2 else ["p-new"]}, user_id=user_id)
+    logger.close()
+    source = sources.BatchSource(request_log_uri=str(log_root))
+    config = MonitorConfig(salt=SALT, max_unknown_user_share=0.5)
+    result = _monitor(world, source, "requests", config)
+    skew = {f["feature"]: f for f in result["feature_skew"]}
+    assert skew["age"]["exceeded"] and skew["age"]["compared"] == 240 and skew["age"]["share"] == pytest.approx(30 / 240)
+    assert skew["gender"]["share"] == 0.0 and skew["occupation"]["share"] == 0.0
+    assert result["unknown_users"]["share"] == pytest.approx(0.2)
+    assert result["unknown_items"]["share"] == pytest.approx(0.5)  # p-new: an item training never saw
+    assert "age" in result["skewed_features"] and result["verdict"] == executor.DRIFT and not result["retrain"]
+    unsalted = _monitor(world, source, "unsalted", MonitorConfig())
+    assert unsalted["feature_skew"] == [] and unsalted["unknown_users"]["share"] is None
+
+
+def test_thresholds_for_features_training_lacks_are_refused(world):
+    with pytest.raises(MonitorError, match=r"thresholds name \['agee'\]"):
+        _monitor(world, _source(world, "fresh"), "typo", MonitorConfig(thresholds={"agee": 0.1}))
+
+
+def test_submitted_retraining_hands_the_new_data_to_kubetfx_submit():
+    runs = []
+    retrainer = retrain.submitted(lambda run: runs.append(run) or 0, "compile/recommender.yaml", {"serving_root": "gs://b/s"})
+    answer = retrainer(retrain.RetrainRequest(interactions_uri="gs://b/new.csv", users_uri="gs://b/users.csv"))
+    assert answer == "submitted compile/recommender.yaml"
+    assert runs[0].spec_path == "compile/recommender.yaml"
+    assert runs[0].parameters == {"serving_root": "gs://b/s", "interactions_uri": "gs://b/new.csv",
+                                  "users_uri": "gs://b/users.csv", "items_uri": ""}
+    failing = retrain.submitted(lambda run: 1, "compile/recommender.yaml")
+    with pytest.raises(MonitorError, match="submitting compile/recommender.yaml"):
+        failing(retrain.RetrainRequest(interactions_uri="x"))
+
+
+def test_the_distances_are_tfdvs():
+    assert drift.jensen_shannon([1, 2, 3], [2, 4, 6]) == pytest.approx(0.0)
+    assert drift.jensen_shannon([1, 0], [0, 1]) == pytest.approx(1.0)
+    assert drift.l_infinity({"a": 0.5, "b": 0.5}, {"a": 0.8, "c": 0.2}) == pytest.approx(0.5)  # b: 0.5 against 0
+    reference = drift.Reference("age", drift.JENSEN_SHANNON, edges=np.array([0.0, 10.0, 20.0]), counts=np.array([5, 5]))
+    assert drift.distance(reference, np.array([5.0, 15.0])) == pytest.approx(0.0)
+    assert drift.distance(reference, np.array([25.0, 30.0])) == pytest.approx(1.0)  # all beyond training's range
+
+
+# --- the pipeline ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compiled")
+    assert cli.main(["compile", "--out", str(out)]) == 0
+    return out / cli.MONITOR_COMPILED_FILE
+
+
+def test_committed_monitor_spec_is_current(compiled):
+    committed = REPO / "compile" / cli.MONITOR_COMPILED_FILE
+    assert committed.exists() and compiled.read_text() == committed.read_text(), \
+        "compile/ is stale: run `make compile` and commit it"
+
+
+def test_the_monitor_pipeline_retrains_only_on_drift(compiled):
+    spec = yaml.safe_load(compiled.read_text())
+    root = spec["root"]["dag"]["tasks"]
+    assert {"importer", "importer-2", names.TASK_MONITOR} <= set(root)
+    condition = next(task for task in root.values() if "triggerPolicy" in task)
+    assert "pipelinechannel--monitor-Output" in condition["triggerPolicy"]["condition"]
+    retrain_task = spec["components"][condition["componentRef"]["name"]]["dag"]["tasks"]
+    (nested,) = retrain_task.values()
+    assert set(names.STEPS) <= set(spec["components"][nested["componentRef"]["name"]]["dag"]["tasks"]) | {names.TASK_PUSH}
+    assert set(nested["inputs"]["parameters"]) == {"interactions_uri", "users_uri", "items_uri", "serving_root"}
