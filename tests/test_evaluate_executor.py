@@ -55,8 +55,8 @@ def tiny(tmp_path):
 
 
 def _run(tmp_path, model_dir, examples_uri, serving_root="", run_tfma=False, **config):
-    config = executor.EvaluateConfig(top_k=(1, 2), main_metric="ndcg@2", min_group_size=1, tfma_sample_size=0,
-                                     run_tfma=run_tfma, **config)
+    defaults = {"top_k": (1, 2), "main_metric": "ndcg@2", "min_group_size": 1, "tfma_sample_size": 0}
+    config = executor.EvaluateConfig(run_tfma=run_tfma, **{**defaults, **config})
     return executor.run(model_dir, examples_uri, str(tmp_path / "evaluation"), str(tmp_path / "blessing"),
                         str(tmp_path / "report.html"), serving_root=serving_root, config=config)
 
@@ -155,6 +155,7 @@ def test_an_unfair_model_fails_the_fairness_gate_when_one_is_set(tmp_path, unfai
     judged = _run(tmp_path, model, root, min_fairness_ratio=0.8)
     gate = next(g for g in judged["gates"] if g["name"] == "fairness")
     assert not gate["passed"] and "gender: 'M' gets 0.00 of 'F'" in gate["reason"]
+    assert gate["details"]["item_popularity_decile (recall@2)"]["reported_only"], "item groups are not judged"
     assert judged[names.META_BLESSED] is False
 
 
@@ -174,6 +175,9 @@ def test_tfma_results_and_slices_are_written(tmp_path, unfair):
     assert evaluation["tfma"][""]["example_count"] > 40
     assert {"gender=F", "gender=M"} <= set(evaluation["tfma"])
     assert evaluation["tfma"]["gender=F"]["auc"] > evaluation["tfma"]["gender=M"]["auc"]
+    assert "genres=z" in evaluation["tfma"] and any(k.startswith("item_popularity_decile=") for k in evaluation["tfma"])
+    assert evaluation["tfma_run"]["examples"] == evaluation["tfma"][""]["example_count"]
+    assert fs.glob(str(tmp_path / "evaluation" / "tfma" / "*")), "TFMA's own output is kept"
     assert evaluation["slices"]["gender"]["F"]["value"] == pytest.approx(1.0)
     assert evaluation["slices"]["gender"]["M"]["value"] == pytest.approx(0.0)
     report = (tmp_path / "report.html").read_text()
@@ -189,3 +193,62 @@ def test_a_model_without_score_catalogue_is_named(tmp_path, tiny):
     tf.saved_model.save(module, str(tmp_path / "model"), signatures={"serving_default": module.f})
     with pytest.raises(ModelContractError, match="lacks the signature.*score_catalogue"):
         _run(tmp_path, str(tmp_path / "model"), tiny)
+
+
+def test_repeated_eval_choices_count_once_and_k_may_exceed_what_is_left(tmp_path):
+    # As `tiny`, but u1 chose b twice in eval; K=10 is more than the 4 (u1) or 3 (u2) unseen items.
+    root = write_splits(tmp_path / "examples", [("u1", "a"), ("u2", "b"), ("u2", "d")],
+                        [("u1", "b"), ("u1", "b"), ("u1", "c"), ("u2", "a")], {"u1": "F", "u2": "M"})
+    scores = np.array([[9, 5, 3, 4, 1], [2, 9, 4, 8, 1]], np.float32)
+    model = save_table_model(tmp_path / "model", ["u1", "u2"], ITEMS, scores)
+    metrics = _run(tmp_path, model, root, top_k=(2, 10))["metrics"]
+    assert metrics["recall@2"] == pytest.approx((1 / 2 + 1 / 1) / 2)  # u1 has 2 relevant items, not 3
+    assert metrics["recall@10"] == pytest.approx(1.0)
+    assert metrics["precision@10"] == pytest.approx((2 / 10 + 1 / 10) / 2)
+    # u1 ranks b, d, c, e (hits at 1 and 3); u2 ranks c, a, e (hit at 2).
+    ndcg_u1 = (1 + 1 / np.log2(4)) / (1 + 1 / np.log2(3))
+    assert metrics["ndcg@10"] == pytest.approx((ndcg_u1 + 1 / np.log2(3)) / 2)
+    assert metrics["coverage@10"] == pytest.approx(1.0)  # empty slots are not an item
+
+
+def test_an_unreadable_champion_fails_the_champion_gate(tmp_path, tiny):
+    model = save_table_model(tmp_path / "model", ["u1", "u2"], ITEMS, np.array([[0, 9, 8, 1, 1], [9, 0, 1, 1, 1]], np.float32))
+    root = str(tmp_path / "serving")
+    fs.write_json(serving.pointer_path(root), {"version": "1", "model_dir": str(tmp_path / "gone")})
+    result = _run(tmp_path, model, tiny, serving_root=root)
+    gate = next(g for g in result["gates"] if g["name"] == "champion")
+    assert not gate["passed"] and "could not be evaluated" in gate["reason"] and "gone" in gate["reason"]
+    assert result[names.META_BLESSED] is False
+
+
+def test_bad_inputs_are_named(tmp_path, tiny):
+    from kubetfx.components.common.errors import InputDataError, KubetfxError
+
+    model = save_table_model(tmp_path / "model", ["u1", "u2"], ITEMS, np.zeros((2, 5), np.float32))
+    with pytest.raises(KubetfxError, match="main metric 'auc'"):
+        _run(tmp_path, model, tiny, main_metric="auc")
+    empty = tmp_path / "empty"
+    examples.write_split(pa.table({"user_id": ["u1"], "item_id": ["a"]}), str(empty), names.TRAIN)
+    examples.write_split(pa.table({"user_id": pa.array([], pa.string()), "item_id": pa.array([], pa.string())}),
+                         str(empty), names.EVAL)
+    with pytest.raises(InputDataError, match="eval split .* is empty"):
+        _run(tmp_path, model, str(empty))
+    wrong = save_table_model(tmp_path / "wrong", ["u1", "u2"], ITEMS[:4], np.zeros((2, 5), np.float32), np.zeros(5, np.float32))
+    with pytest.raises(ModelContractError, match=r"expected 'scores' of shape \[2, 4\]"):
+        _run(tmp_path, wrong, tiny)
+
+
+def test_the_popularity_fast_path_matches_scoring_the_whole_catalogue():
+    rng = np.random.default_rng(1)
+    users, items = 300, 40
+    catalogue = np.array([f"i{j:02d}" for j in range(items)], dtype=object)
+    train_users, train_items = rng.integers(0, users, 3000), catalogue[rng.integers(0, items, 3000)]
+    counts = dict(zip(*np.unique(train_items, return_counts=True)))
+    counts.update({"i07": counts["i08"]})  # a tie, broken by item id
+    data = ranking.Interactions(users=np.arange(users).astype(str), train_users=train_users, train_items=train_items,
+                                eval_users=np.repeat(np.arange(users), 2), eval_items=catalogue[rng.integers(0, items, 2 * users)],
+                                item_train_counts=counts, train_user_count=users)
+    slow = ranking.rank(ranking.popularity_scorer(catalogue, data), catalogue, data, (5, 40))
+    fast = ranking.rank_by_popularity(catalogue, data, (5, 40))
+    np.testing.assert_array_equal(fast.top_items, slow.top_items)
+    assert fast.summary == slow.summary and (fast.top_items == -1).any()

@@ -14,6 +14,7 @@ AGE_BUCKETS = ((18, "<18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "4
 ACTIVITY_BUCKETS = ((5, "cold"), (20, "light"), (100, "medium"))
 USER_SLICES = ("gender", "age_bucket", "occupation", "user_activity")
 ITEM_SLICES = ("genres", "item_popularity_decile")
+MISSING = "(missing)"  # the group of users without a value for a slice feature
 
 
 @dataclasses.dataclass
@@ -28,8 +29,8 @@ def load(examples_uri: str) -> EvalData:
     evaluation = examples.read_split(examples_uri, names.EVAL)
     if evaluation.num_rows == 0:
         raise InputDataError(f"the eval split of '{examples_uri}' is empty: there is nothing to evaluate on")
-    train_pairs = _pairs(train)
-    eval_pairs = _pairs(evaluation)
+    train_pairs = _pairs(train, examples_uri, names.TRAIN)
+    eval_pairs = _pairs(evaluation, examples_uri, names.EVAL).drop_duplicates()  # a repeated choice is one relevant item
     users = np.array(sorted(eval_pairs[names.USER_ID].unique()), dtype=object)
     index = pd.Series(np.arange(len(users)), index=users)
     train_of_eval_users = train_pairs[train_pairs[names.USER_ID].isin(index.index)]
@@ -63,8 +64,15 @@ def _decode(values: list) -> list:
     return [v.decode() if isinstance(v, bytes) else v for v in values]
 
 
-def _pairs(table: pa.Table) -> pd.DataFrame:
-    return pd.DataFrame({column: _column(table, column) for column in (names.USER_ID, names.ITEM_ID)})
+def _pairs(table: pa.Table, examples_uri: str = "", split: str = "") -> pd.DataFrame:
+    keys = (names.USER_ID, names.ITEM_ID)
+    if table.num_rows == 0:
+        return pd.DataFrame({column: np.array([], dtype=object) for column in keys})
+    missing = [column for column in keys if column not in table.column_names]
+    if missing:
+        raise InputDataError(f"the {split} split of '{examples_uri}' has no {' or '.join(missing)} feature; "
+                             f"found {sorted(table.column_names)}")
+    return pd.DataFrame({column: _column(table, column) for column in keys})
 
 
 def _user_features(table: pa.Table, users: np.ndarray, train_counts: pd.Series) -> pd.DataFrame:
@@ -85,7 +93,7 @@ def _user_features(table: pa.Table, users: np.ndarray, train_counts: pd.Series) 
 
 def _age_bucket(age) -> str | None:
     if age is None or pd.isna(age):
-        return None
+        return MISSING
     return next((label for limit, label in AGE_BUCKETS if age < limit), "55+")
 
 
@@ -101,6 +109,7 @@ def _item_groups(table: pa.Table, item_counts: pd.Series) -> pd.DataFrame:
         genres = table.column("genres").take(pa.array(first.to_numpy())).to_pylist()
         frame["genres"] = [_decode(v) if v else [] for v in genres]
     counts = item_counts.reindex(frame[names.ITEM_ID]).fillna(0).to_numpy()
-    ranks = pd.Series(counts).rank(method="first", pct=True).to_numpy()
-    frame["item_popularity_decile"] = [f"d{min(int(r * 10) + 1, 10):02d}" for r in ranks]
+    # Share of items with at most this count: equal counts share a decile; d10 holds the most popular.
+    ranks = pd.Series(counts).rank(method="max", pct=True).to_numpy()
+    frame["item_popularity_decile"] = [f"d{max(int(np.ceil(r * 10)), 1):02d}" for r in ranks]
     return frame.set_index(names.ITEM_ID)

@@ -10,7 +10,8 @@ def render(result: dict) -> str:
     sections = [
         ("Gates", headline + _gates(result["blessing"]["gates"])),
         ("Candidate against most-popular and the blessed model", _comparison(result)),
-        ("TFMA metrics per slice (scored eval examples)", _tfma(result["tfma"])),
+        ("Fairness: worst over best group per slice family", _fairness(result["blessing"]["gates"])),
+        ("TFMA metrics per slice (scored eval examples)", _tfma_note(result) + _tfma(result["tfma"])),
     ]
     for family, groups in result["slices"].items():
         sections.append((f"{result['main_metric']} by {family}" if "recall@" not in family else family, _slice(groups)))
@@ -30,8 +31,32 @@ def _comparison(result: dict) -> str:
     return reports.html_table(["metric", "candidate", "most-popular", "blessed model"], rows)
 
 
+def _fairness(gates: list[dict]) -> str:
+    gate = next((g for g in gates if g["name"] == "fairness"), None)
+    if not gate:
+        return ""
+    rows = []
+    for family, verdict in sorted(gate.get("details", {}).items()):
+        judged = "reported only" if verdict.get("reported_only") else "judged"
+        if verdict.get("ratio") is None:
+            judged = "not judged (fewer than two groups large enough)"
+        rows.append([family, verdict.get("ratio"), verdict.get("worst", "-"), verdict.get("best", "-"), judged,
+                     ", ".join(verdict.get("not_judged", [])) or "-"])
+    return reports.html_table(["slice family", "worst/best", "worst group", "best group", "role", "groups too small"], rows)
+
+
+def _tfma_note(result: dict) -> str:
+    run = result.get("tfma_run") or {}
+    if not run:
+        return "<p>TFMA was not run.</p>"
+    return (f"<p>{run['examples']:,} examples: {run['positives']:,} eval choices (label 1, sampled from "
+            f"{run['positives_available']:,} in the catalogue) and never-met items (label 0); the prediction is "
+            f"the item's percentile rank among the user's catalogue scores. TFMA took {run['seconds']:.1f} s; "
+            f"its output is in <code>{html.escape(run['output'])}</code>.</p>")
+
+
 def _tfma(slices: dict) -> str:
-    metrics = ("example_count", "auc", "auc_precision_recall", "mean_label", "mean_prediction", "binary_crossentropy")
+    metrics = ("example_count", "auc", "auc_precision_recall", "mean_label", "mean_prediction", "calibration")
     rows = [[name or "overall"] + [values.get(m) for m in metrics] for name, values in sorted(slices.items())]
     return reports.html_table(["slice", *metrics], rows)
 

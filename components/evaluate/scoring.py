@@ -2,10 +2,15 @@
 import numpy as np
 import pandas as pd
 
-from kubetfx.components.common import fs, names
+from kubetfx.components.common import fs, names, timing
 from kubetfx.components.common.errors import ModelContractError
 
-_DEFAULTS = {"string": b"", "int64": 0, "float32": 0.0}
+_DEFAULTS = {"string": b"", "int64": 0, "int32": 0, "float32": 0.0, "float64": 0.0}
+_EXPECTED = {
+    names.SIGNATURE_RECOMMEND: "raw user features → {'item_ids': [batch, K], 'scores': [batch, K]}",
+    names.SIGNATURE_SCORE_CATALOGUE: "raw user features (tensors of shape [None]) → {'scores': float32 [batch, catalogue]}",
+    names.SIGNATURE_CATALOGUE: "no inputs → {'item_ids': string [catalogue]}",
+}
 
 
 class CatalogueScorer:
@@ -15,38 +20,70 @@ class CatalogueScorer:
         import tensorflow as tf
 
         if not fs.exists(fs.join(model_dir, "saved_model.pb")):
-            raise ModelContractError(f"no SavedModel at '{model_dir}'")
+            raise ModelContractError(f"no SavedModel at '{model_dir}' (no saved_model.pb there)")
         self._model = tf.saved_model.load(model_dir)
-        missing = [s for s in (names.SIGNATURE_SCORE_CATALOGUE, names.SIGNATURE_CATALOGUE) if s not in self._model.signatures]
+        missing = [s for s in names.REQUIRED_SIGNATURES if s not in self._model.signatures]
         if missing:
+            expected = "; ".join(f"'{s}': {_EXPECTED[s]}" for s in missing)
             raise ModelContractError(
-                f"the model at '{model_dir}' lacks the signature(s) {missing}: the evaluator needs "
-                f"'{names.SIGNATURE_SCORE_CATALOGUE}' (raw user features → scores [batch, catalogue]) and "
-                f"'{names.SIGNATURE_CATALOGUE}' (→ item_ids [catalogue])"
+                f"the model at '{model_dir}' lacks the signature(s) {', '.join(repr(s) for s in missing)} "
+                f"of the kubetfx model contract (found {sorted(self._model.signatures)}); expected {expected}"
             )
+        self.model_dir = model_dir
         self._score = self._model.signatures[names.SIGNATURE_SCORE_CATALOGUE]
-        self.catalogue = np.array([v.decode() for v in self._model.signatures[names.SIGNATURE_CATALOGUE]()["item_ids"].numpy()], dtype=object)
-        self._inputs = _inputs(self._score, user_features)
+        outputs = self._model.signatures[names.SIGNATURE_CATALOGUE]()
+        if "item_ids" not in outputs:
+            raise ModelContractError(f"the '{names.SIGNATURE_CATALOGUE}' signature of '{model_dir}' returns "
+                                     f"{sorted(outputs)}; expected {_EXPECTED[names.SIGNATURE_CATALOGUE]}")
+        ids = outputs["item_ids"].numpy().reshape(-1)
+        self.catalogue = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in ids], dtype=object)
+        if len(set(self.catalogue)) != len(self.catalogue):
+            raise ModelContractError(f"the catalogue of '{model_dir}' repeats item ids: each item must appear once")
+        self._inputs, self.defaulted_inputs = _inputs(self._score, user_features)
+        if self.defaulted_inputs:
+            timing.LOG.warning("[%s] the model at %s takes %s, absent from the examples: fed defaults",
+                               names.TASK_EVALUATE, model_dir, self.defaulted_inputs)
+        self._checked = False
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import tensorflow as tf
 
         feed = {name: tf.constant(values[batch], dtype=dtype) for name, (values, dtype) in self._inputs.items()}
-        return self._score(**feed)["scores"].numpy()
+        outputs = self._score(**feed)
+        if not self._checked:
+            self._check(outputs, len(batch))
+        return outputs["scores"].numpy()
+
+    def _check(self, outputs: dict, batch_size: int) -> None:
+        shape = tuple(outputs["scores"].shape) if "scores" in outputs else None
+        if shape != (batch_size, len(self.catalogue)):
+            found = f"'scores' of shape {shape}" if shape is not None else f"outputs {sorted(outputs)}"
+            raise ModelContractError(
+                f"the '{names.SIGNATURE_SCORE_CATALOGUE}' signature of '{self.model_dir}' returned {found} for "
+                f"{batch_size} users; expected 'scores' of shape [{batch_size}, {len(self.catalogue)}] "
+                f"(one score per item of the '{names.SIGNATURE_CATALOGUE}' signature, in its order)"
+            )
+        self._checked = True
 
 
-def _inputs(signature, user_features: pd.DataFrame) -> dict:
+def _inputs(signature, user_features: pd.DataFrame) -> tuple[dict, list[str]]:
     """Each signature input as a numpy column over eval users, missing values defaulted."""
     _, specs = signature.structured_input_signature
-    inputs = {}
-    for name, spec in specs.items():
+    inputs, defaulted = {}, []
+    for name, spec in sorted(specs.items()):
         default = _DEFAULTS.get(spec.dtype.name, 0)
         if name not in user_features.columns:
-            raise ModelContractError(f"the model's input '{name}' is not a column of the examples")
-        column = user_features[name]
-        if spec.dtype.name == "string":
-            values = np.array([str(v).encode() if v is not None and not pd.isna(v) else default for v in column], dtype=object)
+            defaulted.append(name)
+            column = pd.Series([None] * len(user_features), dtype=object)
         else:
-            values = column.fillna(default).to_numpy().astype(spec.dtype.as_numpy_dtype)
+            column = user_features[name]
+        if spec.dtype.name == "string":
+            values = np.array([_as_bytes(v) if v is not None and not pd.isna(v) else default for v in column], dtype=object)
+        else:
+            values = pd.to_numeric(column, errors="coerce").fillna(default).to_numpy().astype(spec.dtype.as_numpy_dtype)
         inputs[name] = (values, spec.dtype)
-    return inputs
+    return inputs, defaulted
+
+
+def _as_bytes(value) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from kubetfx.components.common import names
-from kubetfx.components.evaluate.data import ITEM_SLICES, USER_SLICES
+from kubetfx.components.evaluate.data import ITEM_SLICES, MISSING, USER_SLICES
 
 
 def user_slices(per_user: dict, user_features: pd.DataFrame, metric: str) -> dict:
@@ -14,7 +14,7 @@ def user_slices(per_user: dict, user_features: pd.DataFrame, metric: str) -> dic
     for family in USER_SLICES:
         if family not in user_features.columns:
             continue
-        frame = pd.DataFrame({"group": user_features[family].astype(str).to_numpy(), "value": per_user[metric]})
+        frame = pd.DataFrame({"group": group_labels(user_features[family].to_numpy()), "value": per_user[metric]})
         grouped = frame.groupby("group")["value"].agg(["mean", "size"])
         families[family] = {g: {"value": float(r["mean"]), "users": int(r["size"])} for g, r in grouped.iterrows()}
     return families
@@ -36,6 +36,16 @@ def item_slices(hits: np.ndarray, eval_users: np.ndarray, eval_items: np.ndarray
     return {f"{family} (recall@{k})": groups for family, groups in families.items()}
 
 
+def group_label(value) -> str:
+    return MISSING if value is None or (np.ndim(value) == 0 and pd.isna(value)) else str(value)
+
+
+def group_labels(values: np.ndarray) -> np.ndarray:
+    """`group_label` of each value, vectorised."""
+    series = pd.Series(values, dtype=object)
+    return series.where(series.notna(), MISSING).astype(str).to_numpy(dtype=object)
+
+
 @dataclasses.dataclass
 class Gate:
     name: str
@@ -48,7 +58,8 @@ def baseline_gate(candidate: float, baseline: float, metric: str, margin: float)
     needed = baseline * (1 + margin)
     passed = candidate > needed
     verb = "beats" if passed else "does not beat"
-    return Gate("baseline", passed, f"{metric} {candidate:.4f} {verb} most-popular's {baseline:.4f} by the margin {margin:.0%} (needs > {needed:.4f})",
+    return Gate("baseline", passed, f"{metric} {candidate:.4f} {verb} most-popular (the baseline) {baseline:.4f} "
+                                    f"by the margin {margin:.0%} (needs > {needed:.4f})",
                 {"candidate": candidate, "baseline": baseline, "needed": needed})
 
 
@@ -62,8 +73,11 @@ def champion_gate(candidate: float, champion: float | None, metric: str, max_reg
                 {"candidate": candidate, "champion": champion, "floor": floor})
 
 
-def fairness_gate(families: dict, min_ratio: float, min_group_size: int) -> Gate:
-    """Worst over best group of the main metric per slice family; small groups are not judged."""
+def fairness_gate(families: dict, min_ratio: float, min_group_size: int, judged_families=None) -> Gate:
+    """Worst over best group of the main metric per slice family; small groups are not judged.
+
+    Only `judged_families` (default: all) can fail the gate; the others (item groups, whose gap
+    mostly measures popularity) are reported with their ratio."""
     verdicts, failing = {}, []
     for family, groups in families.items():
         judged = {g: v["value"] for g, v in groups.items() if v["users"] >= min_group_size}
@@ -74,13 +88,19 @@ def fairness_gate(families: dict, min_ratio: float, min_group_size: int) -> Gate
         ratio = judged[worst] / judged[best] if judged[best] > 0 else 1.0
         verdicts[family] = {"ratio": ratio, "best": best, "worst": worst,
                             "not_judged": sorted(set(groups) - set(judged))}
-        if min_ratio > 0 and ratio < min_ratio:
+        if judged_families is not None and family not in judged_families:
+            verdicts[family]["reported_only"] = True
+        elif min_ratio > 0 and ratio < min_ratio:
             failing.append(f"{family}: '{worst}' gets {ratio:.2f} of '{best}'")
     if min_ratio <= 0:
         return Gate("fairness", True, "reported only (min_fairness_ratio is 0)", verdicts)
     if failing:
         return Gate("fairness", False, f"worst/best group ratio below {min_ratio:.2f}: " + "; ".join(failing), verdicts)
-    return Gate("fairness", True, f"every slice family's worst/best group ratio is at least {min_ratio:.2f}", verdicts)
+    checked = [f for f, v in verdicts.items() if v["ratio"] is not None and not v.get("reported_only")]
+    if not checked:
+        return Gate("fairness", True, f"no user slice family has two groups of at least {min_group_size} users: "
+                                      "nothing to judge", verdicts)
+    return Gate("fairness", True, f"worst/best group ratio is at least {min_ratio:.2f} in {', '.join(checked)}", verdicts)
 
 
 def threshold_gate(metrics: dict, thresholds: dict) -> Gate:
