@@ -39,11 +39,16 @@ def run(config: BenchConfig) -> dict:
         results["sizes"][str(size)] = measured
         if config.baselines:
             results["baselines"][str(size)] = _baselines(outputs, measured, config, out / "baselines" / str(size))
-    results.update(_derived(results))
+        # Written after every size: a long run stopped at 5M keeps what 100k and 1M measured.
+        results.update(_derived(results))
+        _write(results, out)
+    return results
+
+
+def _write(results: dict, out: pathlib.Path) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     (out / "results.md").write_text(markdown(results))
     _plots(results, out)
-    return results
 
 
 def _pipeline_at(size: int, config: BenchConfig, out: pathlib.Path):
@@ -274,12 +279,13 @@ def _plots(results: dict, out: pathlib.Path) -> None:
     if "ratios_by_size" in results:
         figure, axis = plt.subplots(figsize=(7, 4))
         kinds = ("transform", "train", "evaluate")
-        width = 0.8 / len(sizes)
-        for index, size in enumerate(sizes):
+        compared = sorted(results["ratios_by_size"], key=int)
+        width = 0.8 / len(compared)
+        for index, size in enumerate(compared):
             ratio = results["ratios_by_size"][size]
             axis.bar([k + index * width for k in range(len(kinds))], [ratio[k] for k in kinds], width, label=f"{int(size):,}")
         axis.axhline(1.0, color="grey", linestyle="--")
-        axis.set_xticks([k + width * (len(sizes) - 1) / 2 for k in range(len(kinds))], kinds)
+        axis.set_xticks([k + width * (len(compared) - 1) / 2 for k in range(len(kinds))], kinds)
         axis.set_ylabel("suite speed / baseline speed")
         axis.legend(title="interactions", fontsize=8)
         figure.tight_layout()

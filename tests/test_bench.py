@@ -1,0 +1,67 @@
+"""The benchmark's arithmetic and its files, on measurements made up for the test (the bench itself
+runs in `make bench`, which prints figures; no timing is asserted here)."""
+import json
+
+import pytest
+
+from kubetfx import bench
+from kubetfx.components.common import names
+
+
+def _measured(total_s, transform_s, evaluate_s, overhead_fraction=0.05):
+    steps = {step: 1.0 for step in names.STEPS}
+    steps.update({names.TASK_TRANSFORM: transform_s, names.TASK_EVALUATE: evaluate_s})
+    return {"steps": steps, "total_s": total_s, "framework_overhead_s": total_s * overhead_fraction,
+            "framework_overhead_fraction": overhead_fraction, "peak_rss_mb": 100.0}
+
+
+def _baseline(transform_s, model_evaluate_s, suite_eps, ceiling_eps, multi_process_s):
+    return {"transform_s": transform_s, "model_evaluate_s": model_evaluate_s, "suite_train_examples_per_s": suite_eps,
+            "train_examples_per_s": ceiling_eps, "transform_multi_process_s": multi_process_s}
+
+
+def _results():
+    return {
+        "sizes": {"100000": _measured(50.0, 10.0, 8.0, 0.2), "1000000": _measured(500.0, 40.0, 30.0, 0.04),
+                  "5000000": _measured(2500.0, 200.0, 150.0, 0.01)},
+        "baselines": {"1000000": _baseline(20.0, 15.0, 900.0, 1000.0, 40.0)},
+    }
+
+
+def test_growth_exponent_is_one_when_cost_grows_with_data():
+    derived = bench._derived(_results())
+    assert derived["growth_exponents"] == {"100000->1000000": 1.0, "1000000->5000000": 1.0}
+    assert derived["growth_exponent"] == 1.0
+
+
+def test_headline_figures_are_taken_at_one_million():
+    derived = bench._derived(_results())
+    assert derived["reference_size"] == 1_000_000
+    assert derived["framework_overhead_fraction"] == 0.04
+
+
+def test_ratios_are_suite_speed_over_baseline_speed():
+    ratios = bench._derived(_results())["ratios"]
+    assert ratios == {"transform": 0.5, "train": 0.9, "evaluate": 0.5, "transform_multi_process_vs_default": 0.5}
+
+
+def test_one_size_alone_has_no_growth_exponent():
+    results = {"sizes": {"100000": _measured(50.0, 10.0, 8.0)}, "baselines": {}}
+    derived = bench._derived(results)
+    assert derived["growth_exponent"] is None and derived["reference_size"] == 100_000
+    assert "ratios" not in derived
+
+
+@pytest.mark.parametrize("baselines", [True, False])
+def test_the_files_a_person_reads_are_written(tmp_path, baselines):
+    results = _results()
+    if not baselines:
+        results["baselines"] = {}
+    results.update(bench._derived(results))
+    bench._write(results, tmp_path)
+    assert json.loads((tmp_path / "results.json").read_text())["growth_exponent"] == 1.0
+    table = (tmp_path / "results.md").read_text()
+    assert "| transform | 10.0 s | 40.0 s | 200.0 s |" in table
+    assert ("| 1,000,000 | 0.50 | 0.90 | 0.50 | 0.50 |" in table) is baselines
+    assert (tmp_path / "steps.png").stat().st_size > 0
+    assert (tmp_path / "ratios.png").exists() is baselines
