@@ -18,6 +18,7 @@ from typing import Callable
 import yaml
 
 from kubetfx.components.common.errors import SubmitError
+from kubetfx.components.push.manifests import REQUEST_LOG_ROOT, REQUEST_LOG_SALT_URI, request_log_problem
 from kubetfx.version import __version__
 
 GCS = "gs://"
@@ -132,6 +133,9 @@ def prepare(run: RunConfig, revision: str, now: datetime.datetime, cron_fields: 
     """Checks `run` against its compiled spec and plans the uploads; `revision` is the git revision."""
     spec = Spec.load(run.spec_path)
     parameters = typed_parameters(spec, run.parameters)
+    request_log = request_log_problem(parameters.get(REQUEST_LOG_ROOT, ""), parameters.get(REQUEST_LOG_SALT_URI, ""))
+    if request_log:
+        raise SubmitError(request_log)
     check_cron(run.schedule, cron_fields)
     if run.wait and run.schedule:
         raise SubmitError("--wait follows one run; a schedule starts many: leave one of them out")

@@ -157,4 +157,5 @@ def test_the_monitor_pipeline_retrains_only_on_drift(compiled):
     retrain_task = spec["components"][condition["componentRef"]["name"]]["dag"]["tasks"]
     (nested,) = retrain_task.values()
     assert set(names.STEPS) <= set(spec["components"][nested["componentRef"]["name"]]["dag"]["tasks"]) | {names.TASK_PUSH}
-    assert set(nested["inputs"]["parameters"]) == {"interactions_uri", "users_uri", "items_uri", "serving_root"}
+    assert set(nested["inputs"]["parameters"]) == {"interactions_uri", "users_uri", "items_uri", "serving_root",
+                                                   "request_log_root", "request_log_salt_uri"}

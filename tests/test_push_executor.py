@@ -105,6 +105,7 @@ def test_push_writes_a_kserve_inference_service_and_a_vertex_upload_request(tmp_
     assert container["image"] == image
     assert {"name": "STORAGE_URI", "value": fs.join(root, "3")} in container["env"]
     assert container["command"] + container["args"] == manifests.serve_command(names.SERVING_MOUNT, "3")
+    assert "volumeMounts" not in container and "volumes" not in service["spec"]["predictor"]  # no request log asked for
 
     text = (tmp_path / "pushed" / names.VERTEX_UPLOAD_FILE).read_text()
     request = UploadModelRequest.from_json(text)  # refuses fields the aiplatform_v1 schema lacks
@@ -114,6 +115,35 @@ def test_push_writes_a_kserve_inference_service_and_a_vertex_upload_request(tmp_
     assert "$(AIP_STORAGE_URI)" in request.model.container_spec.args
     assert figures["inference_service"].endswith(names.INFERENCE_SERVICE_FILE)
     assert "KServe InferenceService" in (tmp_path / "r.md").read_text()
+
+
+def test_the_manifests_turn_on_the_request_log_with_its_salt(tmp_path, saved_model):
+    import yaml
+    from google.cloud.aiplatform_v1.types import UploadModelRequest
+
+    from kubetfx.components.push import manifests
+
+    deploy = manifests.DeployConfig(serving_image="img", request_log_root="gs://logs/recommender",
+                                    request_log_salt_uri=manifests.SALT_SECRET_FILE)
+    executor.run(saved_model, _blessing(tmp_path, True), str(tmp_path / "serving"), str(tmp_path / "r.md"), version="4",
+                 deploy_uri=str(tmp_path / "pushed"), deploy=deploy)
+    service = yaml.safe_load((tmp_path / "pushed" / names.INFERENCE_SERVICE_FILE).read_text())
+    assert _off_schema(service, "V1beta1InferenceService") == []
+    container = service["spec"]["predictor"]["containers"][0]
+    logging_flags = ["--request-log-root", "gs://logs/recommender", "--request-log-salt-file", manifests.SALT_SECRET_FILE]
+    assert container["args"][-4:] == logging_flags
+    assert container["volumeMounts"] == [{"name": manifests.SALT_SECRET, "mountPath": manifests.SALT_SECRET_MOUNT,
+                                          "readOnly": True}]
+    assert service["spec"]["predictor"]["volumes"][0]["secret"] == {"secretName": manifests.SALT_SECRET, "optional": True}
+    request = UploadModelRequest.from_json((tmp_path / "pushed" / names.VERTEX_UPLOAD_FILE).read_text())
+    assert list(request.model.container_spec.args)[-4:] == logging_flags
+
+
+def test_a_request_log_without_a_salt_is_refused():
+    from kubetfx.components.push import manifests
+
+    with pytest.raises(ValueError, match="request_log_root is 'gs://logs' but request_log_salt_uri is empty"):
+        manifests.DeployConfig(serving_image="img", request_log_root="gs://logs")
 
 
 def _off_schema(value, type_name: str, path: str = "") -> list[str]:

@@ -158,6 +158,7 @@ def test_wait_follows_the_run_and_exits_non_zero_when_it_fails(contract, spec, s
     ([*DATA, "--schedule", "0 3 * * *"], "reads 6"),
     ([*DATA, "--schedule", "0 0 3 * * *", "--wait"], "--wait"),
     (["--interactions", __file__, "--serving-root", "gs://models/r"], "--pipeline-root gs://"),
+    ([*DATA, "--param", "request_log_root=gs://logs/r"], "request_log_salt_uri is empty"),
 ])
 def test_bad_configuration_is_reported_before_any_request(fake, spec, flags, message, capsys):
     assert _submit(fake, spec, *flags) == 2

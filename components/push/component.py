@@ -13,6 +13,8 @@ def push(
     serving_image: str,
     pushed_model: Output[Model],
     report: Output[Markdown],
+    request_log_root: str = "",
+    request_log_salt_uri: str = "",
 ):
     """Copies a blessed model to a new version under the serving root, then moves the LATEST pointer.
 
@@ -21,6 +23,9 @@ def push(
         blessing: The blessing from evaluate; push refuses a model that is not blessed.
         serving_root: Local folder or gs:// prefix the serving side reads (one folder per version).
         serving_image: The image that runs `kubetfx serve` in the manifests (set at compile time).
+        request_log_root: Where the served model logs requests, in the manifests (gs://); empty: no log.
+        request_log_salt_uri: The salt user ids are hashed with in that log (a gs:// object, or the
+            file of the mounted Kubernetes Secret on KServe); required with request_log_root.
         pushed_model: Where the model went (metadata: pushed_to, version); holds the KServe
             InferenceService and the Vertex AI upload request of the new version.
         report: Where the model went and what it replaced.
@@ -30,8 +35,10 @@ def push(
     from kubetfx.components.push.manifests import DeployConfig
     from kubetfx.components.train.executor import serving_model_dir
 
+    deploy = DeployConfig(serving_image=serving_image, request_log_root=request_log_root,
+                          request_log_salt_uri=request_log_salt_uri)
     figures = executor.run(serving_model_dir(model.path), blessing.path, serving_root, report.path,
-                           deploy_uri=pushed_model.path, deploy=DeployConfig(serving_image=serving_image))
+                           deploy_uri=pushed_model.path, deploy=deploy)
     record(pushed_model, figures)
     record(report, figures)
 

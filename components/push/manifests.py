@@ -20,6 +20,14 @@ from kubetfx.components.common import fs, names
 
 STORAGE_URI_ENV = "STORAGE_URI"  # KServe injects its storage initializer for a custom container with this variable
 ALL_INTERFACES = "0.0.0.0"  # inside a container the server must listen beyond loopback
+# A Kubernetes Secret the InferenceService mounts (when present) for the request log's salt:
+# `kubectl create secret generic kubetfx-request-log-salt --from-file=salt=<file>`.
+SALT_SECRET = "kubetfx-request-log-salt"
+SALT_SECRET_MOUNT = "/etc/kubetfx/request-log-salt"
+SALT_SECRET_FILE = f"{SALT_SECRET_MOUNT}/salt"
+# The pipeline's (and push's) parameters that configure the served model's request log.
+REQUEST_LOG_ROOT = "request_log_root"
+REQUEST_LOG_SALT_URI = "request_log_salt_uri"
 CONTAINER_NAME = "kserve-container"  # KServe's name for the predictor's serving container
 READY_ROUTE = f"/v2/models/{names.SERVING_MODEL_NAME}/ready"
 PREDICT_ROUTE = f"/v1/models/{names.SERVING_MODEL_NAME}:predict"
@@ -34,32 +42,60 @@ class DeployConfig:
     vertex_parent: str = ""  # projects/<project>/locations/<region>; empty: set it before sending the request
     cpu: str = "1"
     memory: str = "2Gi"
+    request_log_root: str = ""  # gs:// prefix (or a path the container writes) for the request log; empty: none
+    request_log_salt_uri: str = ""  # file or gs:// object with the salt; SALT_SECRET_FILE on KServe
+
+    def __post_init__(self):
+        problem = request_log_problem(self.request_log_root, self.request_log_salt_uri)
+        if problem:
+            raise ValueError(problem)
 
 
-def serve_command(model_dir: str, version: str) -> list[str]:
-    """`kubetfx serve` of one fixed model folder, answering as `version`, on the container's port."""
-    return ["python3", "-m", "kubetfx", "serve", "--model-dir", model_dir, "--model-version", version,
-            "--host", ALL_INTERFACES, "--port", str(names.SERVING_PORT)]
+def request_log_problem(log_root: str, salt_uri: str) -> str:
+    """Why a request log configured so cannot start (empty when it can): checked by push, and by
+    `kubetfx submit` before anything is sent."""
+    if log_root and not salt_uri:
+        return (f"{REQUEST_LOG_ROOT} is '{log_root}' but {REQUEST_LOG_SALT_URI} is empty: the request log hashes "
+                f"user ids with a salt; pass a gs:// object holding it, or '{SALT_SECRET_FILE}' on KServe after "
+                f"`kubectl create secret generic {SALT_SECRET} --from-file=salt=<file>`")
+    return ""
+
+
+def serve_command(model_dir: str, version: str, config: DeployConfig | None = None) -> list[str]:
+    """`kubetfx serve` of one fixed model folder, answering as `version`, on the container's port,
+    logging requests when `config` names a request log."""
+    command = ["python3", "-m", "kubetfx", "serve", "--model-dir", model_dir, "--model-version", version,
+               "--host", ALL_INTERFACES, "--port", str(names.SERVING_PORT)]
+    if config and config.request_log_root:
+        command += ["--request-log-root", config.request_log_root, "--request-log-salt-file", config.request_log_salt_uri]
+    return command
 
 
 def inference_service(model_uri: str, version: str, config: DeployConfig):
     """The InferenceService as the kserve package's `V1beta1InferenceService`."""
     from kserve import V1beta1InferenceService, V1beta1InferenceServiceSpec, V1beta1PredictorSpec, constants
     from kubernetes.client import (V1Container, V1ContainerPort, V1EnvVar, V1HTTPGetAction, V1ObjectMeta, V1Probe,
-                                   V1ResourceRequirements)
+                                   V1ResourceRequirements, V1SecretVolumeSource, V1Volume, V1VolumeMount)
 
+    command = serve_command(names.SERVING_MOUNT, version, config)
+    # Optional, so that a salt kept in gs:// needs no Secret; the salt file's own check names what is missing.
+    volumes = [V1Volume(name=SALT_SECRET, secret=V1SecretVolumeSource(secret_name=SALT_SECRET, optional=True))]
+    mounts = [V1VolumeMount(name=SALT_SECRET, mount_path=SALT_SECRET_MOUNT, read_only=True)]
+    logging = bool(config.request_log_root)
     container = V1Container(
-        name=CONTAINER_NAME, image=config.serving_image, command=serve_command(names.SERVING_MOUNT, version)[:3],
-        args=serve_command(names.SERVING_MOUNT, version)[3:], env=[V1EnvVar(name=STORAGE_URI_ENV, value=model_uri)],
+        name=CONTAINER_NAME, image=config.serving_image, command=command[:3], args=command[3:],
+        env=[V1EnvVar(name=STORAGE_URI_ENV, value=model_uri)],
         ports=[V1ContainerPort(container_port=names.SERVING_PORT, protocol="TCP")],
         readiness_probe=V1Probe(http_get=V1HTTPGetAction(path=READY_ROUTE, port=names.SERVING_PORT)),
         resources=V1ResourceRequirements(requests={"cpu": config.cpu, "memory": config.memory},
                                          limits={"memory": config.memory}),
+        volume_mounts=mounts if logging else None,
     )
+    predictor = V1beta1PredictorSpec(containers=[container], volumes=volumes if logging else None)
     return V1beta1InferenceService(
         api_version=constants.KSERVE_V1BETA1, kind=constants.KSERVE_KIND_INFERENCESERVICE,
         metadata=V1ObjectMeta(name=names.SERVING_MODEL_NAME, annotations={VERSION_ANNOTATION: version}),
-        spec=V1beta1InferenceServiceSpec(predictor=V1beta1PredictorSpec(containers=[container])),
+        spec=V1beta1InferenceServiceSpec(predictor=predictor),
     )
 
 
@@ -67,9 +103,9 @@ def vertex_upload_request(model_uri: str, version: str, config: DeployConfig):
     """The Vertex AI `UploadModelRequest` (aiplatform_v1) for the same container."""
     from google.cloud.aiplatform_v1.types import Model, ModelContainerSpec, Port, UploadModelRequest
 
+    command = serve_command("$(AIP_STORAGE_URI)", version, config)
     container = ModelContainerSpec(
-        image_uri=config.serving_image, command=serve_command("$(AIP_STORAGE_URI)", version)[:3],
-        args=serve_command("$(AIP_STORAGE_URI)", version)[3:], ports=[Port(container_port=names.SERVING_PORT)],
+        image_uri=config.serving_image, command=command[:3], args=command[3:], ports=[Port(container_port=names.SERVING_PORT)],
         predict_route=PREDICT_ROUTE, health_route=READY_ROUTE,
     )
     model = Model(display_name=names.SERVING_MODEL_NAME, artifact_uri=model_uri, container_spec=container,

@@ -33,6 +33,8 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
         max_unknown_item_share: float = 0.01,
         max_skew_share: float = 0.01,
         allow_retrain: bool = True,
+        request_log_root: str = "",
+        request_log_salt_uri: str = "",
     ):
         """Compares a batch with the data the served model was trained on; retrains on drift.
 
@@ -51,6 +53,9 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
             max_unknown_item_share: Largest share of rows with an item training never saw.
             max_skew_share: Largest share of known users' requests whose features differ from training's.
             allow_retrain: Whether drift in new interaction data starts the training pipeline on it.
+            request_log_root: The retrained model's request log (gs://), in the manifests its push
+                writes; empty: none.
+            request_log_salt_uri: The salt of that request log (see the recommender pipeline).
         """
         statistics = dsl.importer(artifact_uri=statistics_uri, artifact_class=dsl.Artifact, reimport=False)
         examples = dsl.importer(artifact_uri=examples_uri, artifact_class=dsl.Dataset, reimport=False)
@@ -64,7 +69,8 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
         check.set_display_name(names.TASK_MONITOR)
         with dsl.If(check.outputs["Output"] == True, name="drifted"):  # noqa: E712 (KFP condition)
             retrain = retrain_op(interactions_uri=interactions_uri, users_uri=users_uri, items_uri=items_uri,
-                                 serving_root=serving_root)
+                                 serving_root=serving_root, request_log_root=request_log_root,
+                                 request_log_salt_uri=request_log_salt_uri)
             retrain.set_display_name(TASK_RETRAIN)
 
     return monitor

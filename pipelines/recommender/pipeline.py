@@ -55,6 +55,8 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
         min_fairness_ratio: float = 0.0,
         min_group_size: int = 20,
         thresholds: dict = {},
+        request_log_root: str = "",
+        request_log_salt_uri: str = "",
     ):
         """Trains, evaluates and pushes a product recommendation model (TFX steps on KFP).
 
@@ -79,6 +81,10 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
             min_fairness_ratio: Least worst/best group ratio of the main metric; 0 disables the gate.
             min_group_size: Smaller groups are reported but not judged by the fairness gate.
             thresholds: Metric name to minimum value, each required for blessing.
+            request_log_root: Where the served model logs requests (gs://), written into the serving
+                manifests push leaves; empty: no request log.
+            request_log_salt_uri: The salt user ids are hashed with in that log: a gs:// object, or
+                /etc/kubetfx/request-log-salt/salt on KServe with the Secret kubetfx-request-log-salt.
         """
         ingest = ingest_op(interactions_uri=interactions_uri, users_uri=users_uri, items_uri=items_uri,
                            split_method=split_method, eval_fraction=eval_fraction, seed=seed)
@@ -101,7 +107,8 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
         evaluate.set_caching_options(False)
         with dsl.If(evaluate.outputs["Output"] == True, name="blessed"):  # noqa: E712 (KFP condition)
             push = push_op(model=train.outputs["model"], blessing=evaluate.outputs["blessing"],
-                           serving_root=serving_root)
+                           serving_root=serving_root, request_log_root=request_log_root,
+                           request_log_salt_uri=request_log_salt_uri)
             push.set_caching_options(False)
         for task, task_name in ((ingest, names.TASK_INGEST), (validate, names.TASK_VALIDATE),
                                 (transform, names.TASK_TRANSFORM), (train, names.TASK_TRAIN),
