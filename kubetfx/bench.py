@@ -243,7 +243,7 @@ def markdown(results: dict) -> str:
     header = "| step | " + " | ".join(f"{int(s):,}" for s in sizes) + " |\n|---|" + "---|" * len(sizes) + "\n"
     rows = []
     for step in names.STEPS:
-        rows.append(f"| {step} | " + " | ".join(f"{results['sizes'][s]['steps'].get(step, 0):.1f} s" for s in sizes) + " |")
+        rows.append(f"| {step} | " + " | ".join(_seconds(results["sizes"][s]["steps"].get(step)) for s in sizes) + " |")
     for key, label, fmt in (("framework_overhead_s", "framework overhead", "{:.1f} s"), ("total_s", "**total**", "{:.1f} s"),
                             ("framework_overhead_fraction", "overhead fraction", "{:.1%}"), ("peak_rss_mb", "peak RSS", "{:.0f} MB")):
         rows.append(f"| {label} | " + " | ".join(fmt.format(results["sizes"][s][key]) for s in sizes) + " |")
@@ -254,6 +254,11 @@ def markdown(results: dict) -> str:
         for size, ratio in sorted(results["ratios_by_size"].items(), key=lambda kv: int(kv[0])):
             text += f"| {int(size):,} | {ratio['transform']:.2f} | {ratio['train']:.2f} | {ratio['evaluate']:.2f} | {ratio['transform_multi_process_vs_default']:.2f} |\n"
     return text
+
+
+def _seconds(value: float | None) -> str:
+    # A step that did not run (push, when the model was not blessed) is no 0.0 s.
+    return "not run" if value is None else f"{value:.1f} s"
 
 
 def _plots(results: dict, out: pathlib.Path) -> None:

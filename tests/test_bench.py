@@ -28,6 +28,13 @@ def _results():
     }
 
 
+def test_a_step_that_did_not_run_is_shown_as_such():
+    results = {"sizes": {"100000": _measured(50.0, 10.0, 8.0)}, "baselines": {}}
+    del results["sizes"]["100000"]["steps"][names.TASK_PUSH]
+    results.update(bench._derived(results))
+    assert f"| {names.TASK_PUSH} | not run |" in bench.markdown(results)
+
+
 def test_growth_exponent_is_one_when_cost_grows_with_data():
     derived = bench._derived(_results())
     assert derived["growth_exponents"] == {"100000->1000000": 1.0, "1000000->5000000": 1.0}
