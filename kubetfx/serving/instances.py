@@ -50,14 +50,19 @@ def _check_count(count: int, max_instances: int) -> None:
 def _check_fields(index: int, instance, features: dict[str, str]) -> None:
     if not isinstance(instance, dict):
         raise InvalidInput(f"instance {index}: expected an object of features, got {_json_type(instance)}")
-    allowed = set(features) | {names.REQUEST_EXCLUDE, names.REQUEST_K}
-    unknown = sorted(set(instance) - allowed)
+    _check_names(instance, features, (names.REQUEST_EXCLUDE, names.REQUEST_K), f"instance {index}: ", "field", "feature")
+
+
+def _check_names(given, features: dict[str, str], optional: tuple[str, ...], where: str, unknown_word: str,
+                 missing_word: str) -> None:
+    """Refuses the first name the model does not take, then the first feature it needs and lacks."""
+    unknown = sorted(set(given) - set(features) - set(optional))
     if unknown:
-        raise InvalidInput(f"instance {index}: unknown field '{unknown[0]}'; the model takes {_listed(features)} "
-                           f"and optionally '{names.REQUEST_EXCLUDE}' and '{names.REQUEST_K}'")
-    missing = sorted(set(features) - set(instance))
+        raise InvalidInput(f"{where}unknown {unknown_word} '{unknown[0]}'; the model takes {_listed(features)} "
+                           f"and optionally {' and '.join(repr(name) for name in optional)}")
+    missing = sorted(set(features) - set(given))
     if missing:
-        raise InvalidInput(f"instance {index}: missing feature '{missing[0]}'; the model needs {_listed(features)}")
+        raise InvalidInput(f"{where}missing {missing_word} '{missing[0]}'; the model needs {_listed(features)}")
 
 
 def _value(index: int, name: str, value, kind: str):
@@ -94,14 +99,7 @@ def _exclude(index: int, exclude) -> frozenset[str]:
 def from_v2(request, features: dict[str, str], max_instances: int, default_k: int, max_k: int) -> Batch:
     """Checks a v2 `InferRequest`: one [batch] tensor per feature, optional `exclude`, `k` as a parameter."""
     inputs = {tensor.name: tensor for tensor in request.inputs}
-    allowed = set(features) | {names.REQUEST_EXCLUDE}
-    unknown = sorted(set(inputs) - allowed)
-    if unknown:
-        raise InvalidInput(f"unknown input '{unknown[0]}'; the model takes {_listed(features)} "
-                           f"and optionally '{names.REQUEST_EXCLUDE}'")
-    missing = sorted(set(features) - set(inputs))
-    if missing:
-        raise InvalidInput(f"missing input '{missing[0]}'; the model needs {_listed(features)}")
+    _check_names(inputs, features, (names.REQUEST_EXCLUDE,), "", "input", "input")
     columns = {name: _v2_column(inputs[name], kind) for name, kind in features.items()}
     count = len(next(iter(columns.values())))
     if count == 0 or any(len(values) != count for values in columns.values()):
