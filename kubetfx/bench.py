@@ -37,15 +37,17 @@ def run(config: BenchConfig) -> dict:
         timing.LOG.info("[bench] %s interactions", f"{size:,}")
         measured, outputs = _pipeline_at(size, config, out)
         results["sizes"][str(size)] = measured
+        # Written after every pipeline and every set of baselines: a long run stopped part-way
+        # keeps what it measured (at 5M the baselines alone take about an hour on 2 cores).
+        _write(results, out)
         if config.baselines:
             results["baselines"][str(size)] = _baselines(outputs, measured, config, out / "baselines" / str(size))
-        # Written after every size: a long run stopped at 5M keeps what 100k and 1M measured.
-        results.update(_derived(results))
-        _write(results, out)
+            _write(results, out)
     return results
 
 
 def _write(results: dict, out: pathlib.Path) -> None:
+    results.update(_derived(results))
     (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     (out / "results.md").write_text(markdown(results))
     _plots(results, out)
@@ -223,6 +225,7 @@ def _derived(results: dict) -> dict:
     }
     if results["baselines"]:
         derived["ratios_by_size"] = {size: _ratios(results["sizes"][size], base) for size, base in results["baselines"].items()}
+    if reference in derived.get("ratios_by_size", {}):
         derived["ratios"] = derived["ratios_by_size"][reference]
     return derived
 

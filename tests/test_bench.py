@@ -59,12 +59,18 @@ def test_one_size_alone_has_no_growth_exponent():
     assert "ratios" not in derived
 
 
+def test_a_run_stopped_before_the_baselines_at_one_million_has_no_headline_ratios():
+    results = _results()
+    results["baselines"] = {"100000": _baseline(5.0, 1.0, 100.0, 400.0, 10.0)}
+    derived = bench._derived(results)
+    assert "ratios" not in derived and derived["ratios_by_size"]["100000"]["train"] == 0.25
+
+
 @pytest.mark.parametrize("baselines", [True, False])
 def test_the_files_a_person_reads_are_written(tmp_path, baselines):
     results = _results()
     if not baselines:
         results["baselines"] = {}
-    results.update(bench._derived(results))
     bench._write(results, tmp_path)
     assert json.loads((tmp_path / "results.json").read_text())["growth_exponent"] == 1.0
     table = (tmp_path / "results.md").read_text()
