@@ -32,6 +32,8 @@ def build_fn_args(transformed_examples_uri: str, transform_graph_uri: str, schem
                   model_run_uri: str, train_steps: int, eval_steps: int, hyperparameters: dict,
                   custom_config: dict, backup_uri: str = "", strategy=None) -> fn_args_lib.FnArgs:
     """TFX's FnArgs for `run_fn`; `backup_uri` defaults to the backup folder inside `model_run_uri`."""
+    from kubetfx.components.train.progress import ProgressLogger
+
     schema_path = fs.join(schema_uri, names.SCHEMA_FILE)
     return fn_args_lib.FnArgs(
         working_dir=model_run_uri,
@@ -51,6 +53,7 @@ def build_fn_args(transformed_examples_uri: str, transform_graph_uri: str, schem
         custom_config=dict(custom_config),
         strategy=strategy,
         backup_dir=backup_uri or backup_dir(model_run_uri),
+        callbacks=[ProgressLogger()],
     )
 
 

@@ -19,7 +19,8 @@ class FnArgs:
 
     kubetfx adds two fields for distributed training: `strategy`, the `tf.distribute` strategy to
     build the model in, and `backup_dir`, where `tf.keras.callbacks.BackupAndRestore` keeps the
-    training state so that a restarted worker resumes (shared by all workers of one run).
+    training state so that a restarted worker resumes (shared by all workers of one run); and
+    `callbacks`, Keras callbacks for `model.fit` (progress lines in the step's log).
     """
 
     working_dir: str
@@ -40,6 +41,7 @@ class FnArgs:
     custom_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     strategy: Any = None
     backup_dir: str = ""
+    callbacks: list = dataclasses.field(default_factory=list)
 
 
 def make_data_accessor() -> DataAccessor:

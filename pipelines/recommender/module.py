@@ -132,8 +132,8 @@ def run_fn(fn_args):
 def _callbacks(fn_args) -> list:
     """TensorBoard logs, and backups of the training state after every epoch, so that a worker
     that is killed and restarts resumes where the last backup left off (kubetfx's `backup_dir`;
-    TFX's own FnArgs has none)."""
-    callbacks = [tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)]
+    TFX's own FnArgs has none), and kubetfx's progress lines."""
+    callbacks = [tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir), *getattr(fn_args, "callbacks", [])]
     if getattr(fn_args, "backup_dir", ""):
         callbacks.append(tf.keras.callbacks.BackupAndRestore(fn_args.backup_dir))
     return callbacks
