@@ -17,6 +17,7 @@ DATA_CACHE ?= $(HOME)/.cache/kubetfx
 RUN_DIR ?= build/run
 SIZES ?= 100000,1000000,5000000
 EVAL_SIZES ?= 25000,1000000
+ITEMS ?= 0
 SERVING_ROOT ?= build/serving
 PORT ?= 8080
 # Images (README, "Images"): docker, podman or buildah builds them, the first one installed unless
@@ -80,7 +81,7 @@ gpu-check: $(STAMP)
 	$(BIN)/python -m kubetfx.pipelines.recommender.gpu_check
 
 bench: $(STAMP)
-	$(BIN)/kubetfx bench --sizes $(SIZES) --evaluate-sizes $(EVAL_SIZES) --out build/bench
+	$(BIN)/kubetfx bench --sizes $(SIZES) --evaluate-sizes $(EVAL_SIZES) --items $(ITEMS) --out build/bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check kubetfx components pipelines tests setup.py

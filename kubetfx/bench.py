@@ -26,6 +26,9 @@ class BenchConfig:
     seed: int = 0
     batch_size: int = 256
     baselines: bool = True
+    # Products in the catalogue; 0: the generator's default, one per 60 interactions, so that the
+    # catalogue grows with the data (and with it the softmax and the whole-catalogue ranking).
+    items: int = 0
 
 
 def run(config: BenchConfig) -> dict:
@@ -59,10 +62,11 @@ def _pipeline_at(size: int, config: BenchConfig, out: pathlib.Path):
     from kubetfx.pipelines.recommender import data, pipeline
     from kubetfx.pipelines.recommender.generator import GeneratorConfig, generate
 
-    data_dir = out / "data" / str(size)
+    label = f"{size}-items-{config.items}" if config.items else str(size)
+    data_dir = out / "data" / label
     if not (data_dir / data.INTERACTIONS_FILE).exists():
-        generate(str(data_dir), GeneratorConfig(interactions=size, seed=config.seed))
-    run_dir = out / "runs" / str(size)
+        generate(str(data_dir), GeneratorConfig(interactions=size, items=config.items, seed=config.seed))
+    run_dir = out / "runs" / label
     shutil.rmtree(run_dir, ignore_errors=True)
     train_rows = int(size * 0.75)
     arguments = {
@@ -85,9 +89,15 @@ def _pipeline_at(size: int, config: BenchConfig, out: pathlib.Path):
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "rows": summary["rows"],
         "train_steps": arguments["train_steps"],
+        "catalogue_items": _rows(data_dir / data.ITEMS_FILE),
         "metrics": summary["metrics"],
     }
     return measured, local_runner.read_task_outputs(pathlib.Path(summary["run_root"]))
+
+
+def _rows(csv_path: pathlib.Path) -> int:
+    with open(csv_path, "rb") as f:
+        return sum(1 for _ in f) - 1  # less the header
 
 
 def _baselines(outputs: dict, measured: dict, config: BenchConfig, scratch: pathlib.Path) -> dict:
@@ -247,9 +257,11 @@ def markdown(results: dict) -> str:
     rows = []
     for step in names.STEPS:
         rows.append(f"| {step} | " + " | ".join(_seconds(results["sizes"][s]["steps"].get(step)) for s in sizes) + " |")
-    for key, label, fmt in (("framework_overhead_s", "framework overhead", "{:.1f} s"), ("total_s", "**total**", "{:.1f} s"),
+    for key, label, fmt in (("catalogue_items", "catalogue (items)", "{:,}"),
+                            ("framework_overhead_s", "framework overhead", "{:.1f} s"), ("total_s", "**total**", "{:.1f} s"),
                             ("framework_overhead_fraction", "overhead fraction", "{:.1%}"), ("peak_rss_mb", "peak RSS", "{:.0f} MB")):
-        rows.append(f"| {label} | " + " | ".join(fmt.format(results["sizes"][s][key]) for s in sizes) + " |")
+        values = [results["sizes"][s].get(key) for s in sizes]
+        rows.append(f"| {label} | " + " | ".join("–" if v is None else fmt.format(v) for v in values) + " |")
     text = "# kubetfx bench\n\nWall time per step (interactions across)\n\n" + header + "\n".join(rows) + "\n"
     text += "\nGrowth exponents of total time (1.0 = linear): " + json.dumps(results["growth_exponents"]) + "\n"
     if "ratios_by_size" in results:

@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--sizes", default="100000,1000000,5000000", help="comma-separated interaction counts")
     bench.add_argument("--out", default="build/bench")
     bench.add_argument("--no-baselines", action="store_true", help="time the pipeline only")
+    bench.add_argument("--items", type=int, default=0,
+                       help="products in the catalogue at every size (default: one per 60 interactions, growing with the data)")
     bench.add_argument("--evaluate-sizes", default="", help="eval example counts for evaluate vs model.evaluate, e.g. 25000,1000000")
     _add_serve_arguments(commands)
     _add_monitor_arguments(commands)
@@ -323,7 +325,7 @@ def _bench(args) -> int:
         print(json.dumps(evaluation, indent=2))
     if not sizes:
         return 0
-    results = bench.run(bench.BenchConfig(sizes=sizes, out_dir=args.out, baselines=not args.no_baselines))
+    results = bench.run(bench.BenchConfig(sizes=sizes, out_dir=args.out, baselines=not args.no_baselines, items=args.items))
     print(bench.markdown(results))
     print(f"results: {args.out}/results.json")
     return 0

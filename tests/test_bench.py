@@ -12,7 +12,7 @@ def _measured(total_s, transform_s, evaluate_s, overhead_fraction=0.05):
     steps = {step: 1.0 for step in names.STEPS}
     steps.update({names.TASK_TRANSFORM: transform_s, names.TASK_EVALUATE: evaluate_s})
     return {"steps": steps, "total_s": total_s, "framework_overhead_s": total_s * overhead_fraction,
-            "framework_overhead_fraction": overhead_fraction, "peak_rss_mb": 100.0}
+            "framework_overhead_fraction": overhead_fraction, "peak_rss_mb": 100.0, "catalogue_items": int(total_s * 20)}
 
 
 def _baseline(transform_s, model_evaluate_s, suite_eps, ceiling_eps, multi_process_s):
@@ -75,6 +75,7 @@ def test_the_files_a_person_reads_are_written(tmp_path, baselines):
     assert json.loads((tmp_path / "results.json").read_text())["growth_exponent"] == 1.0
     table = (tmp_path / "results.md").read_text()
     assert "| transform | 10.0 s | 40.0 s | 200.0 s |" in table
+    assert "| catalogue (items) | 1,000 | 10,000 | 50,000 |" in table
     assert ("| 1,000,000 | 0.50 | 0.90 | 0.50 | 0.50 |" in table) is baselines
     assert (tmp_path / "steps.png").stat().st_size > 0
     assert (tmp_path / "ratios.png").exists() is baselines
