@@ -19,9 +19,10 @@ GLOBAL_BATCH = 256
 EVAL_STEPS = 4  # 4 global batches: the whole eval split (1,000 examples), so every run is judged alike
 # With the same global batch (each of 2 replicas takes half) and the same steps, a distributed run
 # follows the single-device optimisation; its model must match one worker's within (measured spread
-# between runs: 0.4% and 0.015; an untrained model is 3.4% and 0.12 worse):
+# between runs: 0.4% and up to 0.032, seen in CI on the synthetic data whose occupation reveals the
+# taste; a model trained one step is 4.7% and 0.13 worse):
 LOSS_TOLERANCE = 0.02  # relative, validation loss
-ACCURACY_TOLERANCE = 0.03  # absolute, validation top-10 accuracy
+ACCURACY_TOLERANCE = 0.05  # absolute, validation top-10 accuracy
 
 
 @pytest.fixture
