@@ -64,8 +64,9 @@ def _pipeline_at(size: int, config: BenchConfig, out: pathlib.Path):
 
     label = f"{size}-items-{config.items}" if config.items else str(size)
     data_dir = out / "data" / label
+    generator = GeneratorConfig(interactions=size, items=config.items, seed=config.seed)
     if not (data_dir / data.INTERACTIONS_FILE).exists():
-        generate(str(data_dir), GeneratorConfig(interactions=size, items=config.items, seed=config.seed))
+        generate(str(data_dir), generator)
     run_dir = out / "runs" / label
     shutil.rmtree(run_dir, ignore_errors=True)
     train_rows = int(size * 0.75)
@@ -89,15 +90,10 @@ def _pipeline_at(size: int, config: BenchConfig, out: pathlib.Path):
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "rows": summary["rows"],
         "train_steps": arguments["train_steps"],
-        "catalogue_items": _rows(data_dir / data.ITEMS_FILE),
+        "catalogue_items": generator.n_items,
         "metrics": summary["metrics"],
     }
     return measured, local_runner.read_task_outputs(pathlib.Path(summary["run_root"]))
-
-
-def _rows(csv_path: pathlib.Path) -> int:
-    with open(csv_path, "rb") as f:
-        return sum(1 for _ in f) - 1  # less the header
 
 
 def _baselines(outputs: dict, measured: dict, config: BenchConfig, scratch: pathlib.Path) -> dict:
@@ -260,8 +256,7 @@ def markdown(results: dict) -> str:
     for key, label, fmt in (("catalogue_items", "catalogue (items)", "{:,}"),
                             ("framework_overhead_s", "framework overhead", "{:.1f} s"), ("total_s", "**total**", "{:.1f} s"),
                             ("framework_overhead_fraction", "overhead fraction", "{:.1%}"), ("peak_rss_mb", "peak RSS", "{:.0f} MB")):
-        values = [results["sizes"][s].get(key) for s in sizes]
-        rows.append(f"| {label} | " + " | ".join("–" if v is None else fmt.format(v) for v in values) + " |")
+        rows.append(f"| {label} | " + " | ".join(fmt.format(results["sizes"][s][key]) for s in sizes) + " |")
     text = "# kubetfx bench\n\nWall time per step (interactions across)\n\n" + header + "\n".join(rows) + "\n"
     text += "\nGrowth exponents of total time (1.0 = linear): " + json.dumps(results["growth_exponents"]) + "\n"
     if "ratios_by_size" in results:

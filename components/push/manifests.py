@@ -78,10 +78,11 @@ def inference_service(model_uri: str, version: str, config: DeployConfig):
                                    V1ResourceRequirements, V1SecretVolumeSource, V1Volume, V1VolumeMount)
 
     command = serve_command(names.SERVING_MOUNT, version, config)
-    # Optional, so that a salt kept in gs:// needs no Secret; the salt file's own check names what is missing.
-    volumes = [V1Volume(name=SALT_SECRET, secret=V1SecretVolumeSource(secret_name=SALT_SECRET, optional=True))]
-    mounts = [V1VolumeMount(name=SALT_SECRET, mount_path=SALT_SECRET_MOUNT, read_only=True)]
-    logging = bool(config.request_log_root)
+    volumes = mounts = None
+    if config.request_log_root:
+        # Optional, so that a salt kept in gs:// needs no Secret; the salt file's own check names what is missing.
+        volumes = [V1Volume(name=SALT_SECRET, secret=V1SecretVolumeSource(secret_name=SALT_SECRET, optional=True))]
+        mounts = [V1VolumeMount(name=SALT_SECRET, mount_path=SALT_SECRET_MOUNT, read_only=True)]
     container = V1Container(
         name=CONTAINER_NAME, image=config.serving_image, command=command[:3], args=command[3:],
         env=[V1EnvVar(name=STORAGE_URI_ENV, value=model_uri)],
@@ -89,9 +90,9 @@ def inference_service(model_uri: str, version: str, config: DeployConfig):
         readiness_probe=V1Probe(http_get=V1HTTPGetAction(path=READY_ROUTE, port=names.SERVING_PORT)),
         resources=V1ResourceRequirements(requests={"cpu": config.cpu, "memory": config.memory},
                                          limits={"memory": config.memory}),
-        volume_mounts=mounts if logging else None,
+        volume_mounts=mounts,
     )
-    predictor = V1beta1PredictorSpec(containers=[container], volumes=volumes if logging else None)
+    predictor = V1beta1PredictorSpec(containers=[container], volumes=volumes)
     return V1beta1InferenceService(
         api_version=constants.KSERVE_V1BETA1, kind=constants.KSERVE_KIND_INFERENCESERVICE,
         metadata=V1ObjectMeta(name=names.SERVING_MODEL_NAME, annotations={VERSION_ANNOTATION: version}),
