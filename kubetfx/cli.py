@@ -4,6 +4,7 @@ import json
 import pathlib
 import sys
 
+from kubetfx import deploy_cli
 from kubetfx.version import __version__
 
 DEFAULT_IMAGE_REPO = "localhost:5000"
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+    deploy_cli.add_arguments(commands)  # recommend, promote, rollback
 def _add_monitor_arguments(commands) -> None:
     """`kubetfx monitor` (kubetfx.components.monitor; README, "Serving and monitoring")."""
     from kubetfx.components.monitor.config import MonitorConfig
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return {"run": _run, "compile": _compile, "generate": _generate, "bench": _bench,
-                "serve": _serve, "monitor": _monitor, "submit": _submit}[args.command](args)
+                "serve": _serve, "monitor": _monitor, "submit": _submit, **deploy_cli.COMMANDS}[args.command](args)
     except KubetfxError as error:
         print(f"kubetfx: {error}", file=sys.stderr)
         return 2
