@@ -20,6 +20,11 @@ def saved_model(tmp_path):
     return path
 
 
+def _listing(folder) -> list[str]:
+    """What a push leaves in the serving root besides its lock file: versions and LATEST."""
+    return sorted(p.name for p in folder.iterdir() if p.name != serving.LOCK_FILE)
+
+
 def _blessing(tmp_path, blessed, name="blessing"):
     folder = tmp_path / name
     fs.write_json(str(folder / names.BLESSING_FILE), {"blessed": blessed, "gates": [{"name": "baseline", "passed": blessed}]})
@@ -33,7 +38,8 @@ def test_blessed_model_is_copied_to_a_new_version_and_the_pointer_follows(tmp_pa
     latest = serving.read_latest(root)
     assert latest["version"] == "2" and latest["previous_version"] == "1"
     assert first[names.META_PUSHED_TO] == fs.join(root, "1") and second["bytes"] > 0
-    assert sorted(p.name for p in (tmp_path / "serving").iterdir()) == ["1", "2", names.LATEST_POINTER]
+    assert _listing(tmp_path / "serving") == ["1", "2", names.LATEST_POINTER]
+    assert json.loads((tmp_path / "serving" / names.LATEST_POINTER).read_text())["model_dir"] == "2"  # relative
     import tensorflow as tf
 
     loaded = tf.saved_model.load(latest["model_dir"])
@@ -75,8 +81,8 @@ def test_a_crash_mid_copy_leaves_the_served_model_and_pointer_untouched(tmp_path
         executor.run(saved_model, _blessing(tmp_path, True), root, str(tmp_path / "r2.md"), version="2")
     assert copied, "the copy had started before it failed"
     assert (tmp_path / "serving" / names.LATEST_POINTER).read_text() == pointer_before
-    assert sorted(p.name for p in (tmp_path / "serving").iterdir()) == ["1", names.LATEST_POINTER]
-    assert json.loads(pointer_before)["model_dir"] == fs.join(root, "1")
+    assert _listing(tmp_path / "serving") == ["1", names.LATEST_POINTER]
+    assert serving.read_latest(root)["model_dir"] == fs.join(root, "1")
 
 
 def test_missing_blessing_or_model_is_refused(tmp_path, saved_model):
@@ -96,7 +102,7 @@ def test_push_writes_a_kserve_inference_service_and_a_vertex_upload_request(tmp_
     deploy = manifests.DeployConfig(serving_image=image, vertex_parent="projects/shop/locations/europe-west4")
     figures = executor.run(saved_model, _blessing(tmp_path, True), root, str(tmp_path / "r.md"), version="3",
                            deploy_uri=str(tmp_path / "pushed"), deploy=deploy)
-    assert sorted(p.name for p in (tmp_path / "serving").iterdir()) == ["3", names.LATEST_POINTER]
+    assert _listing(tmp_path / "serving") == ["3", names.LATEST_POINTER]
 
     service = yaml.safe_load((tmp_path / "pushed" / names.INFERENCE_SERVICE_FILE).read_text())
     assert _off_schema(service, "V1beta1InferenceService") == []
@@ -169,3 +175,163 @@ def _off_schema(value, type_name: str, path: str = "") -> list[str]:
     errors = [f"{path}.{key}: {type_name} has no such field" for key in value if key not in fields]
     return errors + [error for key, item in value.items() if key in fields
                      for error in _off_schema(item, fields[key], f"{path}.{key}")]
+
+
+def test_an_overlapping_push_that_finishes_last_never_moves_latest_back(tmp_path, saved_model, monkeypatch):
+    """Push A copies slowly; push B starts later and finishes first. A must not replace B."""
+    root = str(tmp_path / "serving")
+    executor.run(saved_model, _blessing(tmp_path, True), root, str(tmp_path / "r0.md"), version="100")
+    real_copy_tree = fs.copy_tree
+    pushed_meanwhile = []
+
+    def slow_copy(src, dst):
+        size = real_copy_tree(src, dst)
+        if not pushed_meanwhile:  # B runs whole while A is still copying
+            monkeypatch.setattr(fs, "copy_tree", real_copy_tree)
+            pushed_meanwhile.append(executor.run(saved_model, _blessing(tmp_path, True, "b"), root,
+                                                 str(tmp_path / "rb.md"), version="102"))
+        return size
+
+    monkeypatch.setattr(fs, "copy_tree", slow_copy)
+    with pytest.raises(PushError, match=r"LATEST .* moved from version '100' to '102' while this push ran, so "
+                                        r"version '101' .* was not made LATEST and its copy was removed"):
+        executor.run(saved_model, _blessing(tmp_path, True), root, str(tmp_path / "ra.md"), version="101")
+    latest = serving.read_latest(root)
+    assert latest["version"] == "102" and latest["previous_version"] == "100"
+    assert _listing(tmp_path / "serving") == ["100", "102", names.LATEST_POINTER]
+
+
+def test_pushes_in_the_same_millisecond_get_distinct_versions(tmp_path, saved_model, monkeypatch):
+    root = str(tmp_path / "serving")
+    monkeypatch.setattr(executor, "new_version", lambda now=None: "20260101120000000")
+    first = executor.run(saved_model, _blessing(tmp_path, True), root, str(tmp_path / "r1.md"))
+    second = executor.run(saved_model, _blessing(tmp_path, True), root, str(tmp_path / "r2.md"))
+    assert (first["version"], second["version"]) == ("20260101120000000", "20260101120000001")
+    assert serving.read_latest(root)["version"] == "20260101120000001"
+
+
+def test_a_version_claimed_meanwhile_moves_on_to_the_next_number(tmp_path, saved_model, monkeypatch):
+    """Two pushes generate the same version; the one that renames second takes the next number
+    (and, having started before the other moved LATEST, loses the pointer and says so)."""
+    root = str(tmp_path / "serving")
+    monkeypatch.setattr(executor, "new_version", lambda now=None: "20260101120000000")
+    real_copy_tree = fs.copy_tree
+
+    def copy_while_another_pushes(src, dst):
+        size = real_copy_tree(src, dst)
+        monkeypatch.setattr(fs, "copy_tree", real_copy_tree)
+        if not (tmp_path / "serving" / "20260101120000000").exists():
+            executor.run(saved_model, _blessing(tmp_path, True, "b"), root, str(tmp_path / "rb.md"))
+        return size
+
+    monkeypatch.setattr(fs, "copy_tree", copy_while_another_pushes)
+    with pytest.raises(PushError, match="version '20260101120000001' .* was not made LATEST") as error:
+        executor.run(saved_model, _blessing(tmp_path, True), root, str(tmp_path / "ra.md"))
+    assert "already exists" not in str(error.value)
+    assert serving.read_latest(root)["version"] == "20260101120000000"
+
+
+def test_an_explicit_version_older_than_latest_is_refused(tmp_path, saved_model):
+    root = str(tmp_path / "serving")
+    executor.run(saved_model, _blessing(tmp_path, True), root, str(tmp_path / "r1.md"), version="20")
+    with pytest.raises(PushError, match="version '9' is not newer than version '20'.*only moves forward"):
+        executor.run(saved_model, _blessing(tmp_path, True), root, str(tmp_path / "r2.md"), version="9")
+    assert _listing(tmp_path / "serving") == ["20", names.LATEST_POINTER]
+
+
+def test_a_full_disk_when_the_pointer_is_written_gives_pushs_own_error_and_no_debris(tmp_path, saved_model, monkeypatch):
+    import tensorflow as tf
+
+    root = str(tmp_path / "serving")
+    executor.run(saved_model, _blessing(tmp_path, True), root, str(tmp_path / "r1.md"), version="1")
+    pointer_before = (tmp_path / "serving" / names.LATEST_POINTER).read_text()
+    real_write_text = fs.write_text
+
+    def full_disk(path, text):
+        if names.LATEST_POINTER in path:
+            real_write_text(path, text[:10])  # a partial temporary file, as a full disk leaves it
+            raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+        real_write_text(path, text)
+
+    monkeypatch.setattr(fs, "write_text", full_disk)
+    with pytest.raises(PushError, match=r"version '2' was copied .* LATEST could not be replaced "
+                                        r"\(ResourceExhaustedError: No space left on device\); the copy was removed"):
+        executor.run(saved_model, _blessing(tmp_path, True), root, str(tmp_path / "r2.md"), version="2")
+    assert (tmp_path / "serving" / names.LATEST_POINTER).read_text() == pointer_before
+    assert _listing(tmp_path / "serving") == ["1", names.LATEST_POINTER]
+
+
+def test_the_next_push_sweeps_what_a_killed_push_left(tmp_path, saved_model):
+    import time
+
+    root = tmp_path / "serving"
+    executor.run(saved_model, _blessing(tmp_path, True), str(root), str(tmp_path / "r1.md"), version="1")
+    long_ago = int(time.time() * 1000) - int(executor.STALE_SECONDS * 1000) - 60_000
+    just_now = int(time.time() * 1000) - 1_000
+    (root / f"{executor.STAGING_PREFIX}{long_ago}-2-deadbeef" / "variables").mkdir(parents=True)
+    (root / "3").mkdir()  # a killed push renamed version 3 into place but never moved LATEST
+    (root / f"{executor.PUSHING_PREFIX}{long_ago}-3").write_text("")
+    (root / f"{executor.STAGING_PREFIX}{just_now}-4-cafecafe").mkdir()  # a push that may still be running
+    figures = executor.run(saved_model, _blessing(tmp_path, True), str(root), str(tmp_path / "r5.md"), version="5")
+    assert sorted(figures["swept"]) == sorted([f"{executor.STAGING_PREFIX}{long_ago}-2-deadbeef", "3",
+                                               f"{executor.PUSHING_PREFIX}{long_ago}-3"])
+    assert _listing(root) == [f"{executor.STAGING_PREFIX}{just_now}-4-cafecafe", "1", "5", names.LATEST_POINTER]
+    assert "left by killed pushes, removed" in (tmp_path / "r5.md").read_text()
+
+
+def test_a_malformed_pointer_is_replaced_by_the_next_push(tmp_path, saved_model):
+    root = tmp_path / "serving"
+    root.mkdir()
+    (root / names.LATEST_POINTER).write_text('{"model_dir": "/somewhere"}')
+    figures = executor.run(saved_model, _blessing(tmp_path, True), str(root), str(tmp_path / "r.md"), version="1")
+    assert serving.read_latest(str(root))["version"] == "1" and figures["version"] == "1"
+
+
+def test_on_cloud_storage_the_pointer_is_replaced_only_at_the_generation_read(monkeypatch):
+    """gs://: a pointer written by another push between the read and the write fails the write's
+    generation precondition, and the push sees that LATEST moved."""
+    from google.api_core import exceptions
+    from google.cloud import storage
+
+    objects = {}  # name → (text, generation)
+
+    class Blob:
+        def __init__(self, name):
+            self.name = name
+            self.generation = objects.get(name, (None, 0))[1]
+
+        def download_as_text(self):
+            return objects[self.name][0]
+
+        def upload_from_string(self, text, content_type=None, if_generation_match=None):
+            if if_generation_match is not None and objects.get(self.name, (None, 0))[1] != if_generation_match:
+                raise exceptions.PreconditionFailed("generation changed")
+            objects[self.name] = (text, objects.get(self.name, (None, 0))[1] + 1)
+
+    class Bucket:
+        def get_blob(self, name):
+            return Blob(name) if name in objects else None
+
+        def blob(self, name):
+            return Blob(name)
+
+    class Client:
+        def bucket(self, name):
+            return Bucket()
+
+    monkeypatch.setattr(storage, "Client", Client)
+    monkeypatch.setattr(fs, "exists", lambda path: path.endswith(names.LATEST_POINTER) and "serving/LATEST" in objects)
+    monkeypatch.setattr(fs, "read_text", lambda path: objects["serving/LATEST"][0])
+    serving.replace_latest("gs://bucket/serving", {"version": "1", "model_dir": "1"}, None)
+    with pytest.raises(serving.PointerMoved, match="'1'"):
+        serving.replace_latest("gs://bucket/serving", {"version": "2", "model_dir": "2"}, None)
+    real_upload = Blob.upload_from_string
+
+    def another_push_first(self, text, content_type=None, if_generation_match=None):
+        real_upload(self, json.dumps({"version": "3", "model_dir": "3"}), content_type)
+        real_upload(self, text, content_type, if_generation_match)
+
+    monkeypatch.setattr(Blob, "upload_from_string", another_push_first)
+    with pytest.raises(serving.PointerMoved, match="'3'"):
+        serving.replace_latest("gs://bucket/serving", {"version": "2", "model_dir": "2"}, "1")
+    assert json.loads(objects["serving/LATEST"][0])["version"] == "3"

@@ -33,6 +33,14 @@ class ServingError(KubetfxError):
     """A model cannot be served: nothing pushed yet, or the model breaks the contract."""
 
 
+class PointerError(ServingError):
+    """The serving root's LATEST pointer cannot be read as a pointer to a version."""
+
+
+class StorageError(KubetfxError):
+    """Remote storage (gs://) cannot be reached or refuses access: credentials or network."""
+
+
 class MonitorError(KubetfxError):
     """The monitor cannot compare: statistics, logs or data missing or unreadable."""
 

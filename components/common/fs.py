@@ -50,7 +50,12 @@ def read_json(path: str):
 
 
 def write_json(path: str, value) -> None:
-    write_text(path, json.dumps(value, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    write_text(path, json_text(value))
+
+
+def json_text(value) -> str:
+    """`value` as the JSON files kubetfx writes hold it (sorted, indented; numpy scalars as numbers)."""
+    return json.dumps(value, indent=2, sort_keys=True, default=_jsonable) + "\n"
 
 
 def _jsonable(value):

@@ -3,7 +3,7 @@ background and only then swapped in, so requests never wait for a load nor fail 
 import logging
 import threading
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from kubetfx.components.common import serving
 from kubetfx.serving.loaded import LoadedModel
@@ -11,6 +11,9 @@ from kubetfx.serving.loaded import LoadedModel
 LOG = logging.getLogger("kubetfx.serving")
 RELOADS = Counter("kubetfx_model_reloads", "Newer blessed models swapped in while serving")
 RELOAD_FAILURES = Counter("kubetfx_model_reload_failures", "Newer blessed models that could not be loaded")
+POINTER_ERRORS = Counter("kubetfx_latest_pointer_errors", "Reads of the LATEST pointer that failed or found it malformed")
+SERVING_LATEST = Gauge("kubetfx_serving_latest", "1 while the version served is the one LATEST names, "
+                                                 "0 while LATEST names another (unloadable, malformed or unreadable)")
 
 
 def load_latest(serving_root: str) -> LoadedModel | None:
@@ -18,19 +21,23 @@ def load_latest(serving_root: str) -> LoadedModel | None:
     pointer = serving.read_latest(serving_root)
     if pointer is None:
         return None
-    return LoadedModel(pointer["model_dir"], str(pointer["version"]))
+    return LoadedModel(pointer["model_dir"], pointer["version"])
 
 
 class LatestWatcher:
     """Reads LATEST every `poll_seconds` and hands each newer model to `swap`.
 
-    A version that fails to load is logged and counted once and skipped until LATEST moves
-    again; the model being served stays in place.
+    A version that fails to load, and a pointer that cannot be read or parsed, are logged and
+    counted once each and skipped until LATEST changes again; the model being served stays in
+    place, and `kubetfx_serving_latest` (and `serving_latest`) say it is not the pointer's.
+    Nothing a pointer holds can stop the watcher: it polls until it is stopped.
     """
 
     def __init__(self, serving_root: str, current_version: str, swap, poll_seconds: float):
         self._root, self._version, self._swap, self._poll = serving_root, current_version, swap, poll_seconds
-        self._failed = None
+        self._failed = None  # the version, or the pointer problem, last logged: not logged again
+        self.serving_latest = True
+        SERVING_LATEST.set(1)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="kubetfx-latest-watcher", daemon=True)
 
@@ -46,25 +53,47 @@ class LatestWatcher:
         """Swaps in the model LATEST points to if it is newer than the one served."""
         try:
             pointer = serving.read_latest(self._root)
-        except Exception as error:  # an unreadable pointer (a store hiccup) is retried at the next poll
-            LOG.warning("serve: reading the LATEST pointer under %s failed: %s", self._root, error)
+        except Exception as error:  # a store hiccup or a malformed pointer: retried at the next poll
+            self._behind(f"the LATEST pointer under {self._root} cannot be used: {error}", str(error))
             return
-        version = str(pointer["version"]) if pointer else None
-        if version is None or version in (self._version, self._failed):
+        if pointer is None:
+            return
+        version = pointer["version"]
+        if version == self._version:
+            self._set_latest(True)
+            return
+        if version == self._failed:
             return
         try:
             loaded = LoadedModel(pointer["model_dir"], version)
         except Exception as error:  # a bad push must not take the served model down
-            self._failed = version
             RELOAD_FAILURES.inc()
-            LOG.error("serve: version %s at %s cannot be served (%s); still serving %s",
-                      version, pointer["model_dir"], error, self._version)
+            self._behind(f"version {version} at {pointer['model_dir']} cannot be served ({error})", version,
+                         counted=False)
             return
         self._swap(loaded)
         RELOADS.inc()
         LOG.info("serve: now serving version %s (was %s)", version, self._version)
-        self._version = version
+        self._version, self._failed = version, None
+        self._set_latest(True)
+
+    def _behind(self, problem: str, key: str, counted: bool = True) -> None:
+        """Logs and counts a pointer that cannot be followed, once until it changes."""
+        self._set_latest(False)
+        if key == self._failed:
+            return
+        self._failed = key
+        if counted:
+            POINTER_ERRORS.inc()
+        LOG.error("serve: %s; still serving %s", problem, self._version)
+
+    def _set_latest(self, value: bool) -> None:
+        self.serving_latest = value
+        SERVING_LATEST.set(1 if value else 0)
 
     def _watch(self) -> None:
         while not self._stop.wait(self._poll):
-            self.check_once()
+            try:
+                self.check_once()
+            except Exception:  # a last guard: a watcher that died would freeze serving for good
+                LOG.exception("serve: checking LATEST under %s failed; retrying at the next poll", self._root)
