@@ -249,7 +249,8 @@ def _compile(args) -> int:
     images, training = _images(args), _training(args)
     for platform, file_name in ((pipeline.KUBEFLOW, COMPILED_FILE), (pipeline.VERTEX, VERTEX_COMPILED_FILE)):
         target = out / file_name
-        compiler.Compiler().compile(pipeline.create_pipeline(images, training=training, platform=platform), str(target))
+        compiler.Compiler().compile(pipeline.create_pipeline(images, training=training, platform=platform,
+                                                             batch_recommend=args.batch_recommend), str(target))
         print(f"wrote {target}")
     from kubetfx.pipelines.monitor import pipeline as monitor_pipeline
 

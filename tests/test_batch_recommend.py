@@ -131,3 +131,25 @@ def test_kubetfx_recommend_uses_the_version_latest_points_to(model_dir, users, t
         cli.main(["recommend", "--serving-root", str(serving_root), "--users", "all", "--out", str(out)])
     assert cli.main(["recommend", "--serving-root", str(tmp_path / "empty"), "--users", "all",
                      "--user-table", str(users), "--out", str(out)]) == 2  # nothing pushed there: a clear error
+
+
+def test_the_pipeline_step_is_off_by_default_and_reads_the_pushed_model_when_compiled_in(tmp_path):
+    import yaml
+
+    from kubetfx.pipelines.recommender import pipeline
+
+    def tasks(folder):
+        spec = yaml.safe_load((folder / cli.COMPILED_FILE).read_text())
+        found = dict(spec["root"]["dag"]["tasks"])
+        for component in spec["components"].values():
+            found.update(component.get("dag", {}).get("tasks", {}))
+        return found
+
+    assert cli.main(["compile", "--out", str(tmp_path / "off")]) == 0
+    assert not any("batch" in name for name in tasks(tmp_path / "off"))
+    assert cli.main(["compile", "--out", str(tmp_path / "on"), "--batch-recommend"]) == 0
+    batch = tasks(tmp_path / "on")["batch-recommend"]
+    assert batch["taskInfo"]["name"] == pipeline.TASK_BATCH_RECOMMEND
+    source = batch["inputs"]["artifacts"]["pushed_model"]
+    assert "push" in (source.get("taskOutputArtifact", {}).get("producerTask") or source["componentInputArtifact"])
+    assert "users_uri" in str(batch["inputs"]["parameters"]["users_uri"])

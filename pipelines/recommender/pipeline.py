@@ -1,6 +1,7 @@
 """The reference pipeline: product recommendations from ingest to push."""
 from kfp import dsl, kubernetes
 
+from kubetfx.components.batch_recommend import component as batch_recommend_component
 from kubetfx.components.common import names
 from kubetfx.components.evaluate import component as evaluate_component
 from kubetfx.components.ingest import component as ingest_component
@@ -16,15 +17,18 @@ REFERENCE_MODULE = "kubetfx.pipelines.recommender.module"
 KUBEFLOW = "kubeflow"
 VERTEX = "vertex"
 PLATFORMS = (KUBEFLOW, VERTEX)
+TASK_BATCH_RECOMMEND = "batch-recommend"
 
 
 def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: TrainingConfig = TrainingConfig(),
-                    platform: str = KUBEFLOW):
+                    platform: str = KUBEFLOW, batch_recommend: bool = False):
     """Returns the recommender pipeline function, its steps running on `images`.
 
     `training` places the train step (workers, GPUs, resources, nodes); `platform` is `kubeflow`
     (self-hosted Kubeflow Pipelines: one trainer pod, or a TFJob launcher for several workers) or
-    `vertex` (Vertex AI Pipelines: the trainer as a custom job with worker pools).
+    `vertex` (Vertex AI Pipelines: the trainer as a custom job with worker pools). With
+    `batch_recommend`, a step after push writes the pushed model's top-10 for every user of
+    `users_uri` to Parquet (`kubetfx compile --batch-recommend`); off, the spec is as it was without it.
     """
     ingest_op = ingest_component.build(images.cpu)
     validate_op = validate_component.build(images.cpu)
@@ -110,6 +114,11 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
                            serving_root=serving_root, request_log_root=request_log_root,
                            request_log_salt_uri=request_log_salt_uri)
             push.set_caching_options(False)
+            if batch_recommend:
+                with dsl.If(users_uri != "", name="users-table-given"):
+                    batch = batch_recommend_component.build(images.cpu)(
+                        pushed_model=push.outputs["pushed_model"], users_uri=users_uri)
+                    batch.set_display_name(TASK_BATCH_RECOMMEND)
         for task, task_name in ((ingest, names.TASK_INGEST), (validate, names.TASK_VALIDATE),
                                 (transform, names.TASK_TRANSFORM), (train, names.TASK_TRAIN),
                                 (evaluate, names.TASK_EVALUATE), (push, names.TASK_PUSH)):
