@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", required=True, help="folder for interactions.csv, users.csv, items.csv")
     generate.add_argument("--interactions", type=int, default=100_000)
     generate.add_argument("--users", type=int, default=0, help="0: one per 50 interactions")
+    compile_.add_argument("--batch-recommend", action="store_true",
+                          help="add the batch recommendation step after push (every user of users_uri, to Parquet)")
     generate.add_argument("--items", type=int, default=0, help="0: about one per 60 interactions")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--unfair-group", default="", help="an occupation whose users are served badly")
