@@ -1,7 +1,7 @@
 """A stand-in Kubeflow Pipelines API server that holds every request to the published v2beta1 schema.
 
 It serves on 127.0.0.1 (an ephemeral port, in a thread) and reads the swagger files in
-`shared/contracts/kubeflow-pipelines-v2beta1/`: a request is accepted only when its method and
+`tests/contracts/kubeflow-pipelines-v2beta1/` (see its README): a request is accepted only when its method and
 path are an operation there, its query and form fields are declared parameters of that operation,
 and its JSON body validates against the referenced definition (with `$ref`s resolved, and no field
 the definition lacks: the API server's JSON decoding refuses unknown fields). Anything else is
@@ -23,7 +23,7 @@ import urllib.parse
 
 import jsonschema
 
-CONTRACTS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "contracts" / "kubeflow-pipelines-v2beta1"
+CONTRACTS = pathlib.Path(__file__).resolve().parent / "contracts" / "kubeflow-pipelines-v2beta1"
 CREATED_AT = "2026-01-01T00:00:00Z"
 
 
