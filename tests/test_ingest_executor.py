@@ -119,3 +119,91 @@ def test_duplicate_user_ids_are_refused(tmp_path):
 def test_unknown_split_method_is_refused(tmp_path):
     with pytest.raises(InputDataError, match="split method 'weekly'"):
         _run(tmp_path, _write(tmp_path, "i.csv", _interactions()), split_method="weekly")
+
+
+def test_a_list_typed_id_column_is_refused_naming_the_column_and_its_type(tmp_path):
+    frame = _interactions()
+    frame["item_id"] = frame["item_id"].map(lambda item: [f"p{item}"])
+    with pytest.raises(InputDataError, match=r"column 'item_id' has Parquet type list<.*string>; ids must be strings or integers"):
+        _run(tmp_path, _write(tmp_path, "i.parquet", frame))
+    frame["item_id"] = 1.5
+    with pytest.raises(InputDataError, match="column 'item_id' has Parquet type double"):
+        _run(tmp_path, _write(tmp_path, "f.parquet", frame))
+
+
+def test_integer_parquet_ids_are_read_as_strings(tmp_path):
+    frame = _interactions()
+    frame["user_id"] = frame["user_id"].astype(int)
+    _run(tmp_path, _write(tmp_path, "i.parquet", frame))
+    assert ("0", "0") in _split_pairs(str(tmp_path / "out"), names.TRAIN) | _split_pairs(str(tmp_path / "out"), names.EVAL)
+
+
+def test_na_null_and_none_are_legitimate_ids(tmp_path):
+    frame = _interactions()
+    frame.loc[frame.user_id == "0", "user_id"] = "NA"
+    frame.loc[frame.user_id == "1", "user_id"] = "null"
+    frame.loc[frame.item_id == "0", "item_id"] = "None"
+    _run(tmp_path, _write(tmp_path, "i.csv", frame))
+    pairs = _split_pairs(str(tmp_path / "out"), names.TRAIN) | _split_pairs(str(tmp_path / "out"), names.EVAL)
+    assert {"NA", "null"} <= {user for user, _ in pairs} and "None" in {item for _, item in pairs}
+
+
+def test_a_non_utf8_byte_is_reported_by_line_and_row(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"user_id,item_id\n1,a\n2,b\n3,caf\xe9\n")
+    with pytest.raises(InputDataError, match=r"latin1.csv' line 4 \(data row 3\): byte b'\\xe9' is not UTF-8"):
+        _run(tmp_path, str(path))
+
+
+@pytest.mark.parametrize("column, length, limit", [("item_id", 300, names.MAX_ID_LENGTH),
+                                                    ("colour", 5000, names.MAX_TEXT_LENGTH)])
+def test_oversize_ids_and_text_values_are_refused_by_row(tmp_path, column, length, limit):
+    frame = _interactions()
+    frame["colour"] = "red"
+    frame[column] = frame[column].astype(object)
+    frame.loc[5, column] = "x" * length
+    with pytest.raises(InputDataError, match=f"row 6, column '{column}': a value of {length:,} characters; "
+                                             f".* at most {limit:,}"):
+        _run(tmp_path, _write(tmp_path, "i.csv", frame))
+
+
+def test_a_word_in_a_numeric_feature_column_is_refused_naming_its_rows(tmp_path):
+    ages = [20 + u for u in range(40)]
+    users = pd.DataFrame({"user_id": [str(u) for u in range(40)], "age": ages,
+                          "zip_code": [f"{10000 + u}" for u in range(38)] + ["T8H1N", "V3N4P"]})
+    users["age"] = users["age"].astype(object)
+    users.loc[5, "age"] = "forty"
+    interactions = _interactions(users=40, per_user=2)
+    with pytest.raises(InputDataError, match=r"users file .* column 'age' holds numbers except in 1 row\(s\): "
+                                             r"row 6 \('forty'\)"):
+        _run(tmp_path, _write(tmp_path, "i.csv", interactions), _write(tmp_path, "u.csv", users))
+    users.loc[5, "age"] = 25  # zip codes mixing letters and digits are text, and pass
+    _run(tmp_path, _write(tmp_path, "i.csv", interactions), _write(tmp_path, "u.csv", users))
+
+
+def test_data_problems_are_counted_in_the_figures_and_the_report(tmp_path):
+    frame = pd.concat([_interactions(), _interactions().iloc[:2]], ignore_index=True)  # 2 duplicated rows
+    frame["rating"] = frame["rating"].astype(float)
+    users = pd.DataFrame({"user_id": ["0", "1", "2"], "age": [20, 30, 40]})  # user 3 missing: 8 of 34 rows
+    figures = _run(tmp_path, _write(tmp_path, "i.csv", frame), _write(tmp_path, "u.csv", users),
+                   limits=executor.QualityLimits(max_unknown_user_share=0.5))
+    quality = figures["quality"]
+    assert quality["duplicate_rows"]["rows"] == 2 and quality["duplicate_rows"]["first_rows"] == [33, 34]
+    assert quality["unknown_users"]["rows"] == 8 and not quality["unknown_users"]["exceeded"]
+    assert "| rows repeat an earlier row in every column | 2 |" in (tmp_path / "out.md").read_text()
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda f: pd.concat([f, f], ignore_index=True), r"32 rows repeat an earlier row in every column \(50.0%, limit 10.0%"),
+    (lambda f: f.assign(rating=f["rating"].astype(float).where(f.index != 3, float("inf"))),
+     r"1 rows hold inf or -inf in rating \(3.1%, limit 0.0%; first rows 4\)"),
+])
+def test_data_problems_beyond_their_limit_fail_the_run(tmp_path, mutate, message):
+    with pytest.raises(InputDataError, match=message):
+        _run(tmp_path, _write(tmp_path, "i.csv", mutate(_interactions())))
+
+
+def test_interactions_of_unknown_users_beyond_the_limit_fail_the_run(tmp_path):
+    users = pd.DataFrame({"user_id": ["0", "1", "2"], "age": [20, 30, 40]})
+    with pytest.raises(InputDataError, match=r"8 interactions are of users missing from the users table \(25.0%"):
+        _run(tmp_path, _write(tmp_path, "i.csv", _interactions()), _write(tmp_path, "u.csv", users))

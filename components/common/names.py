@@ -18,6 +18,11 @@ ITEM_ID = "item_id"
 TIMESTAMP = "timestamp"
 RATING = "rating"
 
+# Bounds on text values, shared by ingest (which refuses longer ones naming the row) and serve (400):
+# a single oversize value must not make evaluate or the monitor ask for gigabytes of memory.
+MAX_ID_LENGTH = 256  # characters of a user or item id
+MAX_TEXT_LENGTH = 2048  # characters of a string feature's value
+
 # Files inside artifacts.
 SCHEMA_FILE = "schema.pbtxt"
 FEATURE_STATS_FILE = "FeatureStats.pb"
