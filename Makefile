@@ -1,8 +1,29 @@
 # kubetfx: `make run` and `make test` each work as the only command typed on a fresh machine.
-PYTHON ?= python3.11
+#
+# Where it runs (README, "Where it runs"): the TFX wheels need glibc 2.39 or newer. On such a host
+# (Debian 13, Ubuntu 24.04) `make install` makes a native .venv; on an older one (Debian 12) it
+# builds the Debian 13 root the step images are made of (images/root.sh, as root) and every Python
+# command below runs inside it, transparently. ENVIRONMENT=native|root overrides the choice.
+HOST_GLIBC := $(shell getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $$2}')
+GLIBC_NEEDED := 2.39
+ENVIRONMENT ?= $(if $(filter $(GLIBC_NEEDED),$(firstword $(shell printf '%s\n' $(GLIBC_NEEDED) $(HOST_GLIBC) | sort -V))),$(if $(HOST_GLIBC),native,root),root)
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-$(ENVIRONMENT)
+ifeq ($(ENVIRONMENT),root)
+ROOT_DIR := .root
+ROOT_STAMP := $(ROOT_DIR)/.kubetfx-root
+IN_ENV := images/root.sh exec
+ENV_PYTHON := python3
+VENV_FLAGS := --system-site-packages
+ENV_LINE := kubetfx: in the Debian 13 root $(ROOT_DIR) (this host's glibc $(HOST_GLIBC) is older than the $(GLIBC_NEEDED) TFX's wheels need)
+else
+ROOT_STAMP :=
+IN_ENV :=
+ENV_PYTHON ?= python3
+VENV_FLAGS :=
+ENV_LINE := kubetfx: in the native environment $(VENV) (glibc $(HOST_GLIBC))
+endif
 
 # Where images come from; nothing below hard-codes a registry, project or bucket.
 IMAGE_REPO ?= localhost:5000
@@ -17,13 +38,21 @@ DATA_CACHE ?= $(HOME)/.cache/kubetfx
 RUN_DIR ?= build/run
 SIZES ?= 100000,1000000,5000000
 EVAL_SIZES ?= 25000,1000000
-ITEMS ?= 0
+BENCH_ITEMS ?= 0
 SERVING_ROOT ?= build/serving
 PORT ?= 8080
-# Images (README, "Images"): docker, podman or buildah builds them, the first one installed unless
+# Images (README, "Images"): podman, docker or buildah builds them, the first one installed unless
 # CONTAINER_ENGINE names one; push-images records the digests in IMAGES_FILE, and compile pins them.
+# RUNTIME_IMAGE is their base (images/Dockerfile.runtime), named after its recipe's hash; on a root
+# host it is the root itself, imported. STEP_IMAGE_FILE names the local CPU image by digest, for runs.
 CONTAINER_ENGINE ?=
 IMAGES_FILE ?= build/images.json
+RUNTIME_IMAGE := localhost/kubetfx-runtime:$(shell images/root.sh hash)
+STEP_IMAGE_FILE := build/step-image
+# make run's runner: docker (each step in the step image's container, through podman's or Docker's
+# API, as on a cluster) or subprocess (each step in the environment itself: quicker to iterate).
+RUNNER ?= docker
+REGISTRY_PORT ?= 5000
 # Submission (README, "Submitting to Kubeflow and Vertex AI"): TARGET is kfp or vertex; KFP_HOST,
 # KFP_TOKEN, GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_REGION come from the environment. SERVING_ROOT is
 # passed only when set on the command line or in the environment (its default serves `make run`).
@@ -39,56 +68,88 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install run test compile lint lock clean bench gpu-check images push-images submit serve
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONUNBUFFERED := 1
+# podman's Docker-compatible API (images/podman.sh socket), where podman is the engine; with Docker,
+# leave DOCKER_HOST to Docker.
+ENGINE := $(or $(CONTAINER_ENGINE),$(if $(shell command -v podman),podman,docker))
+ifeq ($(ENGINE),podman)
+DOCKER_SOCKET = export DOCKER_HOST=$$(images/podman.sh socket);
+endif
+
+.PHONY: install run test compile lint lock clean bench gpu-check images push-images submit serve step-image registry
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-client.txt requirements-dev.txt constraints.txt setup.py
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip==25.3 setuptools==80.9.0 wheel==0.45.1
-	$(BIN)/pip install --quiet -c constraints.txt -r requirements.txt -r requirements-client.txt -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+ifeq ($(ENVIRONMENT),root)
+$(ROOT_STAMP): images/provision.sh requirements.txt constraints.txt
+	images/root.sh build
+endif
+
+$(STAMP): $(ROOT_STAMP) requirements.txt requirements-client.txt requirements-dev.txt constraints.txt setup.py
+	@echo "$(ENV_LINE)"
+	rm -rf $(VENV)
+	$(IN_ENV) $(ENV_PYTHON) -m venv $(VENV_FLAGS) $(VENV)
+	$(IN_ENV) $(BIN)/pip install --quiet -c constraints.txt -r requirements.txt -r requirements-client.txt -r requirements-dev.txt
+	$(IN_ENV) $(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/kubetfx run --data-cache $(DATA_CACHE) --run-dir $(RUN_DIR) --serving-root $(SERVING_ROOT)
+# The CPU step image of the current sources, named by digest in $(STEP_IMAGE_FILE).
+step-image: $(ROOT_STAMP)
+	python3 -m kubetfx.images build --only cpu --engine $(ENGINE) --image-repo localhost --runtime-image $(RUNTIME_IMAGE) \
+		$(if $(ROOT_STAMP),--runtime-root $(ROOT_DIR)) --reference-file $(STEP_IMAGE_FILE)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+registry:
+	images/podman.sh registry $(REGISTRY_PORT)
+
+run: $(STAMP) $(if $(filter docker,$(RUNNER)),step-image)
+	@echo "$(ENV_LINE); runner: $(RUNNER)"
+	$(DOCKER_SOCKET) $(IN_ENV) $(BIN)/kubetfx run --data-cache $(DATA_CACHE) --run-dir $(RUN_DIR) --serving-root $(SERVING_ROOT) \
+		--runner $(RUNNER) $(if $(filter docker,$(RUNNER)),--image $$(cat $(STEP_IMAGE_FILE)))
+
+# The container tests run the step image built from these sources and push to a registry on loopback.
+test: $(STAMP) step-image registry
+	@echo "$(ENV_LINE)"
+	$(DOCKER_SOCKET) KUBETFX_TEST_IMAGE=$$(cat $(STEP_IMAGE_FILE)) KUBETFX_TEST_REGISTRY=127.0.0.1:$(REGISTRY_PORT) \
+		$(IN_ENV) $(BIN)/python -m pytest -q tests
 
 compile: $(STAMP)
-	$(BIN)/kubetfx compile --image-repo $(IMAGE_REPO) --out $(OUT) $(if $(GPU_TYPE),--gpu-type $(GPU_TYPE)) \
+	$(IN_ENV) $(BIN)/kubetfx compile --image-repo $(IMAGE_REPO) --out $(OUT) $(if $(GPU_TYPE),--gpu-type $(GPU_TYPE)) \
 		$(if $(GPU_COUNT),--gpu-count $(GPU_COUNT)) $(if $(WORKERS),--workers $(WORKERS)) $(COMPILE_FLAGS) \
 		$(if $(wildcard $(IMAGES_FILE)),--images-file $(IMAGES_FILE))
 
-# Plain Python, no .venv: building images needs only the standard library and an OCI builder.
-images:
-	$(PYTHON) -m kubetfx.images build --image-repo $(IMAGE_REPO) $(if $(CONTAINER_ENGINE),--engine $(CONTAINER_ENGINE))
+# On the host, plain Python: building images needs only the standard library and an OCI builder.
+images: $(ROOT_STAMP)
+	python3 -m kubetfx.images build --engine $(ENGINE) --image-repo $(IMAGE_REPO) --runtime-image $(RUNTIME_IMAGE) \
+		$(if $(ROOT_STAMP),--runtime-root $(ROOT_DIR))
 
 push-images: images
-	$(PYTHON) -m kubetfx.images push --image-repo $(IMAGE_REPO) --images-file $(IMAGES_FILE) \
-		$(if $(CONTAINER_ENGINE),--engine $(CONTAINER_ENGINE))
+	python3 -m kubetfx.images push --engine $(ENGINE) --image-repo $(IMAGE_REPO) --images-file $(IMAGES_FILE)
 
 submit: $(STAMP)
-	$(BIN)/kubetfx submit --target $(TARGET) $(if $(PIPELINE_ROOT),--pipeline-root $(PIPELINE_ROOT)) \
+	$(IN_ENV) $(BIN)/kubetfx submit --target $(TARGET) $(if $(PIPELINE_ROOT),--pipeline-root $(PIPELINE_ROOT)) \
 		$(if $(INTERACTIONS),--interactions $(INTERACTIONS)) $(if $(USERS),--users $(USERS)) $(if $(ITEMS),--items $(ITEMS)) \
 		$(if $(filter-out file,$(origin SERVING_ROOT)),--serving-root $(SERVING_ROOT)) $(SUBMIT_FLAGS)
 
 serve: $(STAMP)
-	$(BIN)/kubetfx serve --serving-root $(SERVING_ROOT) --port $(PORT)
+	$(IN_ENV) $(BIN)/kubetfx serve --serving-root $(SERVING_ROOT) --port $(PORT)
 
 gpu-check: $(STAMP)
-	$(BIN)/python -m kubetfx.pipelines.recommender.gpu_check
+	$(IN_ENV) $(BIN)/python -m kubetfx.pipelines.recommender.gpu_check
 
 bench: $(STAMP)
-	$(BIN)/kubetfx bench --sizes $(SIZES) --evaluate-sizes $(EVAL_SIZES) --items $(ITEMS) --out build/bench
+	$(IN_ENV) $(BIN)/kubetfx bench --sizes $(SIZES) --evaluate-sizes $(EVAL_SIZES) --items $(BENCH_ITEMS) --out build/bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check kubetfx components pipelines tests setup.py
+	$(IN_ENV) $(BIN)/ruff check kubetfx components pipelines tests setup.py
 
+# Re-resolves the pins for the environment's Python: the run-time, client and dev sets, with the
+# GPU block kept as it is.
 lock: $(STAMP)
-	{ head -n 2 constraints.txt; $(BIN)/pip freeze --exclude-editable; sed -n '/^# GPU image only/,$$p' constraints.txt; } \
-		> constraints.txt.new && mv constraints.txt.new constraints.txt
+	$(IN_ENV) $(BIN)/python -m pip install --quiet --dry-run --ignore-installed --report build/lock-report.json \
+		-r requirements.txt -r requirements-client.txt -r requirements-dev.txt
+	$(IN_ENV) $(BIN)/python -m kubetfx.images lock build/lock-report.json constraints.txt
 
 clean:
 	rm -rf build

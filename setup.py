@@ -38,7 +38,7 @@ setup(
     description="TFX steps (Transform, Trainer, Evaluator, ...) as Kubeflow Pipelines v2 components",
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
-    python_requires=">=3.11,<3.12",
+    python_requires=">=3.11",  # the images and the development root: 3.13 (Debian 13)
     packages=sorted(PACKAGES),
     package_dir=PACKAGES,
     package_data={"kubetfx.pipelines": ["*/*.yaml"]},

@@ -15,14 +15,15 @@ class Images:
     tag: str = __version__
     cpu_digest: str = ""
     gpu_digest: str = ""
+    every_step: str = ""  # one image reference for all steps: a local run, where the CPU image trains too
 
     @property
     def cpu(self) -> str:
-        return self._reference(IMAGE_NAME, self.cpu_digest)
+        return self.every_step or self._reference(IMAGE_NAME, self.cpu_digest)
 
     @property
     def gpu(self) -> str:
-        return self._reference(GPU_IMAGE_NAME, self.gpu_digest)
+        return self.every_step or self._reference(GPU_IMAGE_NAME, self.gpu_digest)
 
     def _reference(self, name: str, digest: str) -> str:
         base = f"{self.repo.rstrip('/')}/{name}"

@@ -2,7 +2,12 @@
 
 `python3 -m kubetfx.images build|push --image-repo REPO` from the repository root (what `make images`
 and `make push-images` run). It needs the standard library only, so that building images does not
-need the project's environment; docker, podman or buildah does the work, whichever is installed.
+need the project's environment; podman, docker or buildah does the work, whichever is installed.
+
+Both images start from the run-time base (images/Dockerfile.runtime: Debian 13 and the locked
+run-time set with the real TFX). Where the development root of the same recipe exists
+(images/root.sh), the base is that root imported; otherwise it is built from its Dockerfile.
+`lock` turns a pip resolution report into constraints.txt (`make lock`).
 """
 import argparse
 import dataclasses
@@ -17,8 +22,11 @@ import tempfile
 from kubetfx.config import Images
 from kubetfx.version import __version__
 
-ENGINES = ("docker", "podman", "buildah")  # the first one installed is used unless --engine names one
+ENGINES = ("podman", "docker", "buildah")  # the first one installed is used unless --engine names one
 RECIPES = {"cpu": "images/Dockerfile", "gpu": "images/Dockerfile.gpu"}
+RUNTIME_RECIPE = "images/Dockerfile.runtime"
+RUNTIME_IMAGE = "kubetfx-runtime"  # the Dockerfiles' default base
+GPU_BLOCK = "# GPU image only"  # constraints.txt's last block, kept by `lock`
 IMAGES_FILE = "build/images.json"  # written by `push`, read by `kubetfx compile --images-file`
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -37,9 +45,36 @@ def references(images: Images) -> dict[str, str]:
     return {"cpu": tagged.cpu, "gpu": tagged.gpu}
 
 
-def build_command(engine: str, recipe: str, reference: str, context: str = ".") -> list[str]:
-    """docker, podman and buildah all take `build --file --tag CONTEXT`."""
-    return [engine, "build", "--file", recipe, "--tag", reference, context]
+def build_command(engine: str, recipe: str, reference: str, runtime_image: str = RUNTIME_IMAGE,
+                  context: str = ".") -> list[str]:
+    """docker, podman and buildah all take `build --file --tag --build-arg CONTEXT`."""
+    return [engine, "build", "--file", recipe, "--tag", reference, "--build-arg", f"RUNTIME_IMAGE={runtime_image}", context]
+
+
+def image_exists(engine: str, reference: str, run=subprocess.run) -> bool:
+    return run([engine, "image", "inspect", reference], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+
+def ensure_runtime(engine: str, runtime_image: str, runtime_root: str = "", run=subprocess.run) -> None:
+    """Makes `runtime_image` exist: the development root imported (podman) or its Dockerfile built."""
+    if image_exists(engine, runtime_image, run):
+        return
+    if runtime_root and engine == "podman":
+        tag = runtime_image.rpartition(":")[2]
+        run(["images/podman.sh", "import-runtime", runtime_root, tag], check=True)
+    else:
+        run([engine, "build", "--file", RUNTIME_RECIPE, "--tag", runtime_image, "."], check=True)
+
+
+def local_reference(engine: str, reference: str, run=subprocess.run) -> str:
+    """The built image by content: `<name>@<manifest digest>` (podman, buildah) or its image id (docker,
+    which gives local images no manifest digest before a push)."""
+    field = "{{.Id}}" if engine == "docker" else "{{.Digest}}"
+    found = run([engine, "image", "inspect", "--format", field, reference], check=True, stdout=subprocess.PIPE,
+                text=True).stdout.strip()
+    if not _DIGEST.fullmatch(found):
+        raise SystemExit(f"kubetfx images: {engine} reports '{found}' for {reference}, not a sha256 digest")
+    return found if engine == "docker" else f"{reference.rpartition(':')[0]}@{found}"
 
 
 def push_command(engine: str, reference: str, digest_file: str) -> list[str]:
@@ -56,9 +91,28 @@ def parse_digest(text: str, reference: str) -> str:
     return found[-1]
 
 
-def build(engine: str, images: Images, kinds=tuple(RECIPES), run=subprocess.run) -> None:
+def build(engine: str, images: Images, kinds=tuple(RECIPES), runtime_image: str = RUNTIME_IMAGE,
+          runtime_root: str = "", run=subprocess.run) -> dict[str, str]:
+    """Builds `kinds` on the run-time base; returns each built image's local reference by content."""
+    ensure_runtime(engine, runtime_image, runtime_root, run)
+    built = {}
     for kind in kinds:
-        run(build_command(engine, RECIPES[kind], references(images)[kind]), check=True)
+        reference = references(images)[kind]
+        run(build_command(engine, RECIPES[kind], reference, runtime_image), check=True)
+        built[kind] = local_reference(engine, reference, run)
+    return built
+
+
+def write_lock(report_path: str, constraints_path: str) -> int:
+    """constraints.txt from a `pip install --dry-run --report` resolution, its GPU block kept."""
+    report = json.loads(pathlib.Path(report_path).read_text())
+    pins = sorted(f"{item['metadata']['name']}=={item['metadata']['version']}" for item in report["install"])
+    target = pathlib.Path(constraints_path)
+    old = target.read_text()
+    header = [line for line in old.splitlines() if line.startswith("#")][:2]
+    gpu = old[old.index(GPU_BLOCK):] if GPU_BLOCK in old else ""
+    target.write_text("\n".join([*header, *pins]) + "\n" + gpu)
+    return len(pins)
 
 
 def push(engine: str, images: Images, run=subprocess.run) -> Images:
@@ -104,22 +158,37 @@ def pinned(wanted: Images, pushed: Images) -> Images:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python3 -m kubetfx.images", description=__doc__)
-    parser.add_argument("action", choices=["build", "push"])
-    parser.add_argument("--image-repo", required=True, help="registry path, e.g. registry.example.com/team")
+    parser.add_argument("action", choices=["build", "push", "lock"])
+    parser.add_argument("files", nargs="*", help="lock: REPORT CONSTRAINTS")
+    parser.add_argument("--image-repo", default="", help="registry path, e.g. registry.example.com/team")
     parser.add_argument("--image-tag", default=__version__)
     parser.add_argument("--engine", default="", help=f"one of {', '.join(ENGINES)} (default: the first installed)")
     parser.add_argument("--only", choices=sorted(RECIPES), help="build one image only")
     parser.add_argument("--images-file", default=IMAGES_FILE, help="where push records the digests")
+    parser.add_argument("--runtime-image", default=RUNTIME_IMAGE, help="the images' base (imported or built when missing)")
+    parser.add_argument("--runtime-root", default="", help="a development root of the same recipe, to import as the base")
+    parser.add_argument("--reference-file", default="", help="build: where to write the CPU image's reference by digest")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.action == "lock":
+        print(f"kubetfx images: {write_lock(*args.files)} pins written to {args.files[1]}")
+        return 0
+    if not args.image_repo:
+        raise SystemExit("kubetfx images: --image-repo is required, e.g. localhost:5000")
     engine = args.engine or detect_engine()
     images = Images(repo=args.image_repo, tag=args.image_tag)
     try:
         if args.action == "build":
-            build(engine, images, kinds=(args.only,) if args.only else tuple(RECIPES))
+            built = build(engine, images, kinds=(args.only,) if args.only else tuple(RECIPES),
+                          runtime_image=args.runtime_image, runtime_root=args.runtime_root)
+            for kind, reference in built.items():
+                print(f"kubetfx images: built {kind} image {reference}")
+            if args.reference_file and "cpu" in built:
+                pathlib.Path(args.reference_file).parent.mkdir(parents=True, exist_ok=True)
+                pathlib.Path(args.reference_file).write_text(built["cpu"] + "\n")
             return 0
         pushed = push(engine, images)
     except subprocess.CalledProcessError as error:
