@@ -40,13 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--images-file", default="",
                           help="digests `make push-images` recorded (build/images.json), to pin both images")
     compile_.add_argument("--out", default="compile", help="folder for the compiled specs")
+    compile_.add_argument("--batch-recommend", action="store_true",
+                          help="add the batch recommendation step after push (every user of users_uri, to Parquet)")
     _add_training_arguments(compile_)
     generate = commands.add_parser("generate", help="write a synthetic e-commerce data set of any size")
     generate.add_argument("--out", required=True, help="folder for interactions.csv, users.csv, items.csv")
     generate.add_argument("--interactions", type=int, default=100_000)
     generate.add_argument("--users", type=int, default=0, help="0: one per 50 interactions")
-    compile_.add_argument("--batch-recommend", action="store_true",
-                          help="add the batch recommendation step after push (every user of users_uri, to Parquet)")
     generate.add_argument("--items", type=int, default=0, help="0: about one per 60 interactions")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--unfair-group", default="", help="an occupation whose users are served badly")
@@ -62,12 +62,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="products in the catalogue at every size (default: one per 60 interactions, growing with the data)")
     bench.add_argument("--evaluate-sizes", default="", help="eval example counts for evaluate vs model.evaluate, e.g. 25000,1000000")
     _add_serve_arguments(commands)
+    deploy_cli.add_arguments(commands)  # recommend, promote, rollback
     _add_monitor_arguments(commands)
     _add_submit_arguments(commands)
     return parser
 
 
-    deploy_cli.add_arguments(commands)  # recommend, promote, rollback
 def _add_monitor_arguments(commands) -> None:
     """`kubetfx monitor` (kubetfx.components.monitor; README, "Serving and monitoring")."""
     from kubetfx.components.monitor.config import MonitorConfig
@@ -112,6 +112,9 @@ def _add_serve_arguments(commands) -> None:
     serve.add_argument("--request-log-root", default="", help="folder or gs:// prefix for the request log (none: off)")
     serve.add_argument("--request-log-salt-file", default="",
                        help="file holding the salt that user ids are hashed with (at least 16 bytes)")
+    serve.add_argument("--auth-token-file", default="",
+                       help="require `Authorization: Bearer <token>` with the token in this file (e.g. a mounted "
+                            "Kubernetes Secret); health probes stay open")
     serve.add_argument("--request-log-rotate-seconds", type=float, default=RequestLogConfig.seconds_per_file,
                        help="a log file is closed this long after its first record, or at "
                             f"{RequestLogConfig.records_per_file:,} records")
@@ -371,6 +374,7 @@ def _thresholds(pairs: list[str]) -> dict[str, float]:
 
 def _serve(args) -> int:
     from kubetfx.serving import server
+    from kubetfx.serving.auth import read_token
     from kubetfx.serving.config import RequestLogConfig, ServeConfig
     from kubetfx.serving.request_log import read_salt
 
@@ -383,7 +387,8 @@ def _serve(args) -> int:
         config = ServeConfig(serving_root=args.serving_root or "", model_dir=args.model_dir or "",
                              model_version=args.model_version, host=args.host,
                              port=args.port, poll_seconds=args.poll_seconds, max_instances=args.max_instances,
-                             max_body_bytes=args.max_body_bytes, request_log=request_log)
+                             max_body_bytes=args.max_body_bytes, request_log=request_log,
+                             auth_token=read_token(args.auth_token_file) if args.auth_token_file else "")
     except (OSError, ValueError) as error:
         raise SystemExit(f"kubetfx serve: {error}") from None
     server.serve(config)

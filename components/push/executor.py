@@ -14,7 +14,7 @@ import datetime
 import time
 import uuid
 
-from kubetfx.components.common import fs, names, reports, serving, timing
+from kubetfx.components.common import fs, integrity, names, reports, serving, timing
 from kubetfx.components.common.errors import PointerError, PushError
 from kubetfx.components.push import manifests
 
@@ -40,7 +40,7 @@ def read_blessing(blessing_uri: str) -> dict:
 
 def run(model_dir: str, blessing_uri: str, serving_root: str, report_path: str, version: str = "",
         deploy_uri: str = "", deploy: manifests.DeployConfig | None = None,
-        stale_seconds: float = STALE_SECONDS) -> dict:
+        stale_seconds: float = STALE_SECONDS, lineage: dict | None = None) -> dict:
     """Pushes `model_dir` if the blessing says so; returns where it went.
 
     With `deploy`, the KServe InferenceService and the Vertex AI upload request of the new version
@@ -68,6 +68,10 @@ def run(model_dir: str, blessing_uri: str, serving_root: str, report_path: str, 
         version, size = _copy_atomically(model_dir, serving_root, version, explicit, started_ms)
     target = fs.join(serving_root, version)
     try:
+        # Every file's SHA-256 and where the model came from (`lineage`: run, data, metrics), for
+        # whoever loads the version to check (components/common/integrity.py).
+        integrity.write_manifest(target, {"version": version, "source_model_dir": model_dir, "blessing": blessing,
+                                          **(lineage or {})})
         deployment = manifests.write(deploy_uri, target, version, deploy) if deploy else {}
         pointer = {
             "version": version,

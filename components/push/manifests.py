@@ -28,6 +28,12 @@ SALT_SECRET_FILE = f"{SALT_SECRET_MOUNT}/salt"
 # The pipeline's (and push's) parameters that configure the served model's request log.
 REQUEST_LOG_ROOT = "request_log_root"
 REQUEST_LOG_SALT_URI = "request_log_salt_uri"
+# A Kubernetes Secret holding the bearer token `kubetfx serve` requires when auth is on:
+# `kubectl create secret generic kubetfx-serving-token --from-file=token=<file>`. Not optional:
+# without it the pod does not start, rather than serving without auth.
+TOKEN_SECRET = "kubetfx-serving-token"
+TOKEN_SECRET_MOUNT = "/etc/kubetfx/serving-token"
+TOKEN_SECRET_FILE = f"{TOKEN_SECRET_MOUNT}/token"
 CONTAINER_NAME = "kserve-container"  # KServe's name for the predictor's serving container
 READY_ROUTE = f"/v2/models/{names.SERVING_MODEL_NAME}/ready"
 PREDICT_ROUTE = f"/v1/models/{names.SERVING_MODEL_NAME}:predict"
@@ -44,11 +50,17 @@ class DeployConfig:
     memory: str = "2Gi"
     request_log_root: str = ""  # gs:// prefix (or a path the container writes) for the request log; empty: none
     request_log_salt_uri: str = ""  # file or gs:// object with the salt; SALT_SECRET_FILE on KServe
+    require_token: bool = False  # serve with --auth-token-file, the token from the Secret TOKEN_SECRET (KServe)
+    # KServe: the share of traffic (1-99) the new version gets while the previous ready revision keeps
+    # the rest; 0: the new version takes all traffic once ready. Promote by applying the service with 100.
+    canary_traffic_percent: int = 0
 
     def __post_init__(self):
         problem = request_log_problem(self.request_log_root, self.request_log_salt_uri)
         if problem:
             raise ValueError(problem)
+        if not 0 <= self.canary_traffic_percent <= 100:
+            raise ValueError(f"canary_traffic_percent is {self.canary_traffic_percent}; it is a share of traffic, 0 to 100")
 
 
 def request_log_problem(log_root: str, salt_uri: str) -> str:
@@ -68,6 +80,8 @@ def serve_command(model_dir: str, version: str, config: DeployConfig | None = No
                "--host", ALL_INTERFACES, "--port", str(names.SERVING_PORT)]
     if config and config.request_log_root:
         command += ["--request-log-root", config.request_log_root, "--request-log-salt-file", config.request_log_salt_uri]
+    if config and config.require_token:
+        command += ["--auth-token-file", TOKEN_SECRET_FILE]
     return command
 
 
@@ -83,6 +97,9 @@ def inference_service(model_uri: str, version: str, config: DeployConfig):
         # Optional, so that a salt kept in gs:// needs no Secret; the salt file's own check names what is missing.
         volumes = [V1Volume(name=SALT_SECRET, secret=V1SecretVolumeSource(secret_name=SALT_SECRET, optional=True))]
         mounts = [V1VolumeMount(name=SALT_SECRET, mount_path=SALT_SECRET_MOUNT, read_only=True)]
+    if config.require_token:
+        volumes = (volumes or []) + [V1Volume(name=TOKEN_SECRET, secret=V1SecretVolumeSource(secret_name=TOKEN_SECRET))]
+        mounts = (mounts or []) + [V1VolumeMount(name=TOKEN_SECRET, mount_path=TOKEN_SECRET_MOUNT, read_only=True)]
     container = V1Container(
         name=CONTAINER_NAME, image=config.serving_image, command=command[:3], args=command[3:],
         env=[V1EnvVar(name=STORAGE_URI_ENV, value=model_uri)],
@@ -92,7 +109,8 @@ def inference_service(model_uri: str, version: str, config: DeployConfig):
                                          limits={"memory": config.memory}),
         volume_mounts=mounts,
     )
-    predictor = V1beta1PredictorSpec(containers=[container], volumes=volumes)
+    predictor = V1beta1PredictorSpec(containers=[container], volumes=volumes,
+                                     canary_traffic_percent=config.canary_traffic_percent or None)
     return V1beta1InferenceService(
         api_version=constants.KSERVE_V1BETA1, kind=constants.KSERVE_KIND_INFERENCESERVICE,
         metadata=V1ObjectMeta(name=names.SERVING_MODEL_NAME, annotations={VERSION_ANNOTATION: version}),
@@ -104,7 +122,8 @@ def vertex_upload_request(model_uri: str, version: str, config: DeployConfig):
     """The Vertex AI `UploadModelRequest` (aiplatform_v1) for the same container."""
     from google.cloud.aiplatform_v1.types import Model, ModelContainerSpec, Port, UploadModelRequest
 
-    command = serve_command("$(AIP_STORAGE_URI)", version, config)
+    # Vertex AI endpoints admit only callers with IAM rights on them, and mount no Kubernetes Secret.
+    command = serve_command("$(AIP_STORAGE_URI)", version, dataclasses.replace(config, require_token=False))
     container = ModelContainerSpec(
         image_uri=config.serving_image, command=command[:3], args=command[3:], ports=[Port(container_port=names.SERVING_PORT)],
         predict_route=PREDICT_ROUTE, health_route=READY_ROUTE,

@@ -50,6 +50,9 @@ class ServeConfig:
     max_instances: int = 256  # per request
     max_body_bytes: int = 1_000_000
     request_log: RequestLogConfig | None = None
+    # Non-empty: every request but the health probes needs `Authorization: Bearer <auth_token>`
+    # (kubetfx.serving.auth); kept out of repr so that it never reaches a log.
+    auth_token: str = dataclasses.field(default="", repr=False)
 
     def __post_init__(self):
         if bool(self.serving_root) == bool(self.model_dir):

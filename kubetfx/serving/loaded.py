@@ -4,6 +4,7 @@ A `LoadedModel` never changes once built: a request takes one reference and uses
 end, so swapping in a newer model (see `watcher`) can never mix two models in one answer.
 """
 import dataclasses
+import logging
 
 import numpy as np
 
@@ -34,10 +35,17 @@ class Recommendation:
 class LoadedModel:
     """A served model: its version, the raw features it takes (name → kind) and its catalogue."""
 
-    def __init__(self, model_dir: str, version: str):
+    def __init__(self, model_dir: str, version: str, require_manifest: bool = False):
         import tensorflow as tf
 
+        from kubetfx.components.common import integrity
+
         self.model_dir, self.version = model_dir, version
+        # Before anything of the model runs: files changed since push are refused, named.
+        self.manifest = integrity.verify(model_dir, require=require_manifest)
+        if self.manifest is None:
+            logging.getLogger("kubetfx.serving").warning(
+                "the model at '%s' has no %s: its files are not verified (push writes one)", model_dir, integrity.MANIFEST_FILE)
         try:
             self._saved = tf.saved_model.load(model_dir)
         except (OSError, ValueError, tf.errors.OpError) as error:

@@ -121,4 +121,8 @@ def _rest_server(config: ServeConfig, model: RecommenderModel):
         logging.getLogger(name).setLevel(logging.WARNING)
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_exception_handler(BodyTooLarge, _body_too_large)
+    if config.auth_token:  # added last, so outermost: a request without the token is refused before anything reads it
+        from kubetfx.serving.auth import BearerAuth
+
+        app.add_middleware(BearerAuth, token=config.auth_token)
     return rest
