@@ -282,15 +282,26 @@ def _data_arguments(args) -> dict:
     }
 
 
-def _parse_params(pairs: list[str]) -> dict:
-    params = {}
+def _typed_arguments(arguments: dict, pairs: list[str]) -> dict:
+    """`arguments` and the --param NAME=VALUE pairs, checked and typed as `kubetfx submit` does it:
+    unknown names (a typo) and values not of the declared type stop the run with one line."""
+    from google.protobuf import json_format
+
+    from kubetfx import submit
+    from kubetfx.config import Images
+    from kubetfx.pipelines.recommender import pipeline
+
+    values = dict(arguments)
     for pair in pairs:
-        name, _, value = pair.partition("=")
-        try:
-            params[name] = json.loads(value)
-        except json.JSONDecodeError:
-            params[name] = value
-    return params
+        name, separator, value = pair.partition("=")
+        if not name or not separator:
+            raise SystemExit(f"kubetfx run: --param '{pair}' is not NAME=VALUE")
+        values[name] = value
+    spec = pipeline.create_pipeline(Images(repo="local")).pipeline_spec
+    parameters = json_format.MessageToDict(spec.root.input_definitions)["parameters"]
+    declared = submit.Spec(path="the recommender pipeline", name=spec.pipeline_info.name, description="",
+                           parameters=parameters, digest="")
+    return submit.typed_parameters(declared, values)
 
 
 def _run(args) -> int:
@@ -303,7 +314,7 @@ def _run(args) -> int:
         arguments["module_file"] = args.module_file
     if args.train_steps:
         arguments["train_steps"] = args.train_steps
-    arguments.update(_parse_params(args.param))
+    arguments = _typed_arguments(arguments, args.param)
     recommender = pipeline.create_pipeline(Images(repo="local"))
     summary = local_runner.run(recommender, arguments, args.run_dir)
     print(local_runner.format_summary(summary))

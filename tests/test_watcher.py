@@ -20,8 +20,10 @@ class FakeModel:
 
 
 @pytest.fixture()
-def root(tmp_path, monkeypatch):
+def root(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(watcher_module, "LoadedModel", FakeModel)
+    # kubetfx's log does not propagate to the root logger once configured: catch it where it is.
+    monkeypatch.setattr(watcher_module.LOG, "handlers", [caplog.handler])
     for version in ("1", "2", "3", "broken"):
         (tmp_path / version).mkdir()
     return tmp_path

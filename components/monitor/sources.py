@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kubetfx.components.common import examples, fs, names
+from kubetfx.components.common import examples, fs, names, timing
 from kubetfx.components.common.errors import MonitorError
 from kubetfx.components.ingest import executor as ingest
 
@@ -91,16 +91,48 @@ def _request_log(log_uri: str) -> Batch:
         raise MonitorError(f"no request log records under '{log_uri}' (expected {names.REQUEST_LOG_PREFIX}*"
                            f"{names.REQUEST_LOG_SUFFIX} files there or in its day folders, as `kubetfx serve` writes)")
     features = pa.Table.from_pylist([record["features"] for record in records])
-    users = np.array([record.get("user", "") for record in records], dtype=str)
-    excluded = np.array([item for record in records for item in record.get("exclude", [])], dtype=str)
+    # object arrays: a fixed-width str array is as wide as its longest value, in every row
+    users = np.array([record.get("user", "") for record in records], dtype=object)
+    excluded = np.array([item for record in records for item in record.get("exclude", [])], dtype=object)
     return Batch(REQUEST_LOG, _list_table(features), users, excluded)
 
 
 def _records(path: str) -> list[dict]:
-    try:
-        return [json.loads(line) for line in fs.read_text(path).splitlines() if line.strip()]
-    except json.JSONDecodeError as error:
-        raise MonitorError(f"request log file '{path}' is not JSON lines: {error}") from None
+    """The file's well-formed records; a line that is not one (cut short, not JSON, a value over
+    the serving bounds) is skipped and counted in a warning, so one bad record never stops the
+    comparison nor makes it ask for memory in proportion to its size."""
+    records, skipped = [], []
+    for number, line in enumerate(fs.read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line) if len(line) <= _MAX_RECORD_CHARS else None
+        except json.JSONDecodeError:
+            record = None
+        if _well_formed(record):
+            records.append(record)
+        else:
+            skipped.append(number)
+    if skipped:
+        timing.LOG.warning("[%s] skipped %d malformed record(s) of '%s' (lines %s%s)", names.TASK_MONITOR,
+                           len(skipped), path, ", ".join(map(str, skipped[:5])), " ..." if len(skipped) > 5 else "")
+    return records
+
+
+# A record holds a handful of bounded features, k items and their scores: far below this.
+_MAX_RECORD_CHARS = 64 * names.MAX_TEXT_LENGTH
+
+
+def _well_formed(record) -> bool:
+    if not isinstance(record, dict) or not isinstance(record.get("features"), dict):
+        return False
+    scalars = all(value is None or isinstance(value, (int, float)) or
+                  (isinstance(value, str) and len(value) <= names.MAX_TEXT_LENGTH)
+                  for value in record["features"].values())
+    exclude = record.get("exclude", [])
+    return (scalars and isinstance(record.get("user", ""), str) and len(record.get("user", "")) <= names.MAX_ID_LENGTH
+            and isinstance(exclude, list)
+            and all(isinstance(item, str) and len(item) <= names.MAX_ID_LENGTH for item in exclude))
 
 
 def _list_table(table: pa.Table) -> pa.Table:

@@ -23,6 +23,9 @@ class RequestLogConfig:
     def __post_init__(self):
         if not self.log_root:
             raise ValueError("the request log needs a log root (a folder or gs:// prefix)")
+        if not self.salt:
+            raise ValueError("the request log needs a salt to hash user ids with: pass --request-log-salt-file FILE "
+                             "(at least 16 random bytes, e.g. `head -c 32 /dev/urandom | base64 > FILE`)")
         if len(self.salt) < 16:
             raise ValueError("the request log's salt must be at least 16 bytes, so that hashed user ids cannot be "
                              "reversed by trying every id")

@@ -67,6 +67,7 @@ def _check_names(given, features: dict[str, str], optional: tuple[str, ...], whe
 
 def _value(index: int, name: str, value, kind: str):
     if _is_kind(value, kind):
+        _check_length(f"instance {index}: feature '{name}'", name, value)
         return value
     raise InvalidInput(f"instance {index}: feature '{name}' must be {_KIND_WORDS[kind]}, "
                        f"got {_json_type(value)} {_quoted(value)}")
@@ -82,6 +83,14 @@ def _is_kind(value, kind: str) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
+def _check_length(where: str, name: str, value) -> None:
+    """Ids and text are bounded as ingest bounds them, so that one request cannot bloat the request
+    log (and the monitor that reads it)."""
+    limit = names.MAX_ID_LENGTH if name in (names.USER_ID, names.ITEM_ID, names.REQUEST_EXCLUDE) else names.MAX_TEXT_LENGTH
+    if isinstance(value, str) and len(value) > limit:
+        raise InvalidInput(f"{where} has {len(value):,} characters; at most {limit:,} are accepted")
+
+
 def _k(where: str, k, max_k: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= max_k:
         raise InvalidInput(f"{where}: '{names.REQUEST_K}' must be an integer from 1 to {max_k} "
@@ -93,6 +102,8 @@ def _exclude(index: int, exclude) -> frozenset[str]:
     if not isinstance(exclude, list) or not all(isinstance(item, str) for item in exclude):
         raise InvalidInput(f"instance {index}: '{names.REQUEST_EXCLUDE}' must be a list of item ids (strings), "
                            f"got {_quoted(exclude)}")
+    for item in exclude:
+        _check_length(f"instance {index}: an item id in '{names.REQUEST_EXCLUDE}'", names.REQUEST_EXCLUDE, item)
     return frozenset(exclude)
 
 
@@ -121,7 +132,10 @@ def _v2_column(tensor, kind: str) -> list:
     if len(values) != shape[0]:
         raise InvalidInput(f"input '{tensor.name}' has {len(values)} values for shape {shape}")
     if kind == STRING:
-        return [value.decode("utf-8") if isinstance(value, bytes) else str(value) for value in values]
+        strings = [value.decode("utf-8") if isinstance(value, bytes) else str(value) for value in values]
+        for value in strings:
+            _check_length(f"input '{tensor.name}': a value", tensor.name, value)
+        return strings
     if not all(_is_kind(value, kind) for value in values):
         raise InvalidInput(f"input '{tensor.name}' must hold {_KIND_WORDS[kind].split(' ', 1)[1]}s only")
     return values
@@ -137,6 +151,8 @@ def _v2_excludes(tensor, count: int) -> list[frozenset[str]]:
     values = [value.decode("utf-8") if isinstance(value, bytes) else str(value) for value in _flat(tensor.data)]
     if len(values) != count * shape[1]:
         raise InvalidInput(f"input '{names.REQUEST_EXCLUDE}' has {len(values)} values for shape {shape}")
+    for item in values:
+        _check_length(f"input '{names.REQUEST_EXCLUDE}': an item id", names.REQUEST_EXCLUDE, item)
     width = shape[1]
     return [frozenset(item for item in values[row * width:(row + 1) * width] if item) for row in range(count)]
 

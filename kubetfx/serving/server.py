@@ -23,6 +23,27 @@ class BodyTooLarge(Exception):
     """A request body over the configured limit."""
 
 
+class OneLineRefusals(logging.Filter):
+    """Turns KServe's log of a refused request (a 400 for `InvalidInput`: a full traceback each)
+    into one line with the refusal's message, cut to `max_chars`; other records pass unchanged."""
+
+    def __init__(self, max_chars: int = 300):
+        super().__init__()
+        self.max_chars = max_chars
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from kserve.errors import InvalidInput
+
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, InvalidInput):
+            message = str(error)
+            if len(message) > self.max_chars:
+                message = message[:self.max_chars] + "..."
+            record.msg, record.args, record.exc_info, record.exc_text = "refused a request (400): %s", (message,), None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 class BodyLimit:
     """ASGI middleware that refuses bodies over `max_bytes` before anything parses them: by the
     declared Content-Length, or, for chunked bodies, by counting as the bytes arrive."""
@@ -119,6 +140,7 @@ def _rest_server(config: ServeConfig, model: RecommenderModel):
     # counts and times requests, and the request log keeps them.
     for name in ("uvicorn.access", "kserve.trace"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("kserve").addFilter(OneLineRefusals())
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_exception_handler(BodyTooLarge, _body_too_large)
     if config.auth_token:  # added last, so outermost: a request without the token is refused before anything reads it

@@ -1,0 +1,22 @@
+"""`kubetfx run`: --param values are checked as `kubetfx submit` checks them, before anything runs."""
+import pytest
+
+from kubetfx import cli
+
+
+@pytest.mark.parametrize("param, message", [
+    ("eval_fraction=abc", "parameter eval_fraction is NUMBER_DOUBLE, and 'abc' is not one"),
+    ("evalfraction=0.3", "the recommender pipeline has no parameter evalfraction; it has "),
+    ("top_k=5", "parameter top_k is LIST, and '5' is not one"),
+])
+def test_a_bad_param_is_one_line_before_anything_runs(tmp_path, capsys, param, message):
+    code = cli.main(["run", "--interactions", str(tmp_path / "absent.csv"), "--run-dir", str(tmp_path / "run"),
+                     "--param", param])
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_params_are_typed_as_the_pipeline_declares():
+    arguments = cli._typed_arguments({"interactions_uri": "i.csv", "serving_root": "/s"},
+                                     ["eval_fraction=0.3", "top_k=[5, 10]", "split_method=time"])
+    assert arguments["eval_fraction"] == 0.3 and arguments["top_k"] == [5, 10] and arguments["split_method"] == "time"
