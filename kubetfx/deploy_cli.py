@@ -24,6 +24,12 @@ def add_arguments(commands) -> None:
     recommend.add_argument("--out", required=True, help="Parquet file to write (local or gs://)")
     recommend.add_argument("--report", default="", help="also write a Markdown report here (default: beside --out)")
 
+    promote = commands.add_parser("promote", help="point LATEST at a pushed version (atomically; nothing is deleted)")
+    promote.add_argument("--serving-root", required=True, help="where push puts blessed models")
+    promote.add_argument("--version", required=True, help="the version folder to serve")
+    rollback = commands.add_parser("rollback", help="point LATEST back at the version before it (nothing is deleted)")
+    rollback.add_argument("--serving-root", required=True, help="where push puts blessed models")
+
 
 COMMANDS = {}
 
@@ -61,4 +67,25 @@ def _recommend(args: argparse.Namespace) -> int:
           f"(model version {figures['model_version']}, {figures['users_per_second']:,} users/s"
           + (f"; {figures['users_not_in_table']:,} listed users lack features" if figures["users_not_in_table"] else "")
           + f"); report: {report}")
+    return 0
+
+
+@_command("promote")
+def _promote(args: argparse.Namespace) -> int:
+    from kubetfx.components.common import rollout
+
+    pointer = rollout.promote(args.serving_root, args.version)
+    print(f"LATEST under {args.serving_root} now names version {pointer['version']} "
+          f"(was {pointer['previous_version']}, which is kept)")
+    return 0
+
+
+@_command("rollback")
+def _rollback(args: argparse.Namespace) -> int:
+    from kubetfx.components.common import rollout
+
+    pointer = rollout.rollback(args.serving_root)
+    print(f"LATEST under {args.serving_root} rolled back to version {pointer['version']} "
+          f"(from {pointer['previous_version']}, which is kept; `kubetfx promote --version "
+          f"{pointer['previous_version']}` moves it back)")
     return 0
