@@ -3,10 +3,14 @@
 The summary is read from the ExecutorOutput each task wrote (KFP's own record of its output
 artifacts and their metadata), so it shows exactly what the Kubeflow UI would.
 """
+import contextlib
+import io
 import json
 import os
 import pathlib
+import re
 import shutil
+import sys
 import time
 import warnings
 
@@ -30,10 +34,13 @@ def run(pipeline_func, arguments: dict, run_dir: str) -> dict:
         # The steps' image is this very environment; kfp.local's guess from the image name is moot.
         warnings.filterwarnings("ignore", message=".*non-Python base image.*")
         try:
-            pipeline_func(**arguments)
+            with _captured_output() as output:
+                pipeline_func(**arguments)
         except RuntimeError as failure:
             error = failure
     summary = summarise(_latest_run(pipeline_root), time.perf_counter() - started, error)
+    if error:  # kfp.local says only "Inner task failed: 'ingest'": the step's own error says what to do
+        summary["error"] = step_error(output.getvalue()) or plain(summary["error"])
     summary["reports"] = collect_reports(summary["reports"], run_path / REPORTS_DIR)
     (run_path / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
@@ -84,6 +91,8 @@ def summarise(run_root: pathlib.Path | None, total_seconds: float, error: Except
         "steps": {step: steps[step] for step in names.STEPS if step in steps},
         "total_seconds": round(total_seconds, 3),
         "rows": tasks.get(names.TASK_INGEST, {}).get("examples", {}).get(names.META_ROWS, {}),
+        "data_quality": {problem: check["rows"] for problem, check in
+                         tasks.get(names.TASK_INGEST, {}).get("examples", {}).get("quality", {}).items()},
         "metrics": {k: v for k, v in evaluate.get("metrics", {}).items() if k != "uri"},
         "blessed": evaluate.get("Output"),
         "pushed_to": push.get("pushed_model", {}).get(names.META_PUSHED_TO),
@@ -99,11 +108,61 @@ def _failed_step(run_root: pathlib.Path | None, tasks: dict) -> str | None:
     return started[0] if started else None
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# The last line of a Python traceback: the exception's (possibly qualified) name and its message.
+_RAISED = re.compile(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception|Exit)): (.+)$")
+_KEPT_CHARS = 256_000
+
+
+def plain(text: str) -> str:
+    """`text` without terminal colour codes (kfp.local colours task names and statuses)."""
+    return _ANSI.sub("", text)
+
+
+def step_error(output: str) -> str | None:
+    """The error a failed step raised ('InputDataError: interactions file ...'), from its log."""
+    for line in reversed(plain(output).splitlines()):
+        found = _RAISED.match(line.strip())
+        if found:
+            return f"{found.group(1)}: {found.group(2)}"
+    return None
+
+
+class _Tee(io.StringIO):
+    """Writes through to `stream` and keeps the last _KEPT_CHARS characters."""
+
+    def __init__(self, stream):
+        super().__init__()
+        self._stream, self._kept = stream, ""
+
+    def write(self, text: str) -> int:
+        self._kept = (self._kept + text)[-_KEPT_CHARS:]
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def getvalue(self) -> str:
+        return self._kept
+
+
+@contextlib.contextmanager
+def _captured_output():
+    """The steps' output as kfp.local prints it (each task's log goes through print), kept for
+    the summary while it still reaches the console."""
+    tee = _Tee(sys.stdout)
+    with contextlib.redirect_stdout(tee):
+        yield tee
+
+
 def format_summary(summary: dict) -> str:
     """The summary as a person reads it at the end of `make run`."""
     lines = [f"Pipeline {summary['status']} in {summary['total_seconds']:.1f} s"]
     if summary["error"]:
         lines.append(f"  failed step: {summary['failed_step']}\n  {summary['error']}")
+    problems = {problem: rows for problem, rows in summary.get("data_quality", {}).items() if rows}
+    if problems:
+        lines.append("  data quality: " + ", ".join(f"{problem.replace('_', ' ')} {rows:,}" for problem, rows in problems.items()))
     if summary["rows"]:
         lines.append("  rows: " + ", ".join(f"{split} {count:,}" for split, count in summary["rows"].items()))
     for step, seconds in summary["steps"].items():
