@@ -2,9 +2,12 @@
 
 TensorFlow is imported lazily so that compiling a pipeline never pays for it.
 """
+import contextlib
 import json
 import os
 import posixpath
+
+from kubetfx.components.common.errors import StorageError
 
 
 def gfile():
@@ -21,27 +24,49 @@ def join(base: str, *parts: str) -> str:
 
 
 def exists(path: str) -> bool:
-    return gfile().exists(path)
+    with remote_errors(path, "checking"):
+        return gfile().exists(path)
 
 
 def makedirs(path: str) -> None:
-    gfile().makedirs(path)
+    with remote_errors(path, "creating"):
+        gfile().makedirs(path)
 
 
 def glob(pattern: str) -> list[str]:
-    return sorted(gfile().glob(pattern))
+    with remote_errors(pattern, "listing"):
+        return sorted(gfile().glob(pattern))
 
 
 def read_text(path: str) -> str:
-    with gfile().GFile(path, "r") as f:
+    with remote_errors(path, "reading"), gfile().GFile(path, "r") as f:
         return f.read()
+
+
+@contextlib.contextmanager
+def remote_errors(path: str, action: str):
+    """Turns TensorFlow's errors on a remote path (no credentials, no network, no access) into a
+    `StorageError` saying what failed and what to do; local paths' errors pass unchanged."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.OpError as error:
+        if "://" not in path:
+            raise
+        reason = (error.message or str(error)).strip().splitlines()[0][:300]
+        raise StorageError(
+            f"{action} '{path}' failed ({type(error).__name__}: {reason}). Check that this machine reaches the "
+            "storage and has credentials with access to it: `gcloud auth application-default login`, "
+            "GOOGLE_APPLICATION_CREDENTIALS naming a key file, or, in a pod, a service account with access "
+            "to the bucket (Workload Identity)") from None
 
 
 def write_text(path: str, text: str) -> None:
     parent = posixpath.dirname(path) if "://" in path else os.path.dirname(path)
     if parent:
         makedirs(parent)
-    with gfile().GFile(path, "w") as f:
+    with remote_errors(path, "writing"), gfile().GFile(path, "w") as f:
         f.write(text)
 
 
