@@ -87,6 +87,12 @@ def _add_monitor_arguments(commands) -> None:
     monitor.add_argument("--max-unknown-user-share", type=float, default=MonitorConfig.max_unknown_user_share)
     monitor.add_argument("--max-unknown-item-share", type=float, default=MonitorConfig.max_unknown_item_share)
     monitor.add_argument("--max-skew-share", type=float, default=MonitorConfig.max_skew_share)
+    monitor.add_argument("--outcomes", default="", help="with --request-log: the interactions that followed "
+                                                        "(user_id, item_id, timestamp), to judge what was served")
+    monitor.add_argument("--outcome-window-hours", type=float, default=MonitorConfig.outcome_window_seconds / 3600,
+                         help="interactions this long after an answer judge it")
+    monitor.add_argument("--max-online-drop", type=float, default=MonitorConfig.max_online_drop,
+                         help="largest relative drop of the latest day's online hit rate or nDCG that is not drift")
     monitor.add_argument("--out", default="build/monitor", help="folder for the report, monitor.json and statistics")
     monitor.add_argument("--retrain", action="store_true", help="on drift in new interactions, run the pipeline "
                                                                 "locally on them (kfp.local)")
@@ -359,13 +365,14 @@ def _monitor(args) -> int:
         thresholds=_thresholds(args.threshold) or DEFAULT_THRESHOLDS,
         max_unknown_user_share=args.max_unknown_user_share,
         max_unknown_item_share=args.max_unknown_item_share, max_skew_share=args.max_skew_share,
-        salt=read_salt(args.salt_file) if args.salt_file else b"")
+        salt=read_salt(args.salt_file) if args.salt_file else b"",
+        outcome_window_seconds=args.outcome_window_hours * 3600, max_online_drop=args.max_online_drop)
     source = sources.BatchSource(interactions_uri=args.interactions or "", users_uri=args.users,
                                  items_uri=args.items, request_log_uri=args.request_log or "")
     retrainer = retrain.local(args.run_dir, str(pathlib.Path(args.serving_root).resolve())) if args.retrain else None
     out = pathlib.Path(args.out)
     result = executor.run(args.statistics, args.examples, source, str(out / "result"), str(out / "report.html"),
-                          config, retrain=retrainer)
+                          config, retrain=retrainer, outcomes_uri=args.outcomes)
     print(f"verdict: {result['verdict']}" + "".join(f"\n  {reason}" for reason in result["reasons"]))
     print(f"retraining: {result['retrain_run'] or ('due' if result['retrain'] else 'not needed')}")
     print(f"report: {out / 'report.html'}")

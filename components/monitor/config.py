@@ -19,3 +19,8 @@ class MonitorConfig:
     max_skew_share: float = 0.01  # request log: share of known users' requests whose features disagree
     salt: bytes = b""  # the request log's salt; without it, logged users cannot be matched to training's
     allow_retrain: bool = True
+    # Concept drift (request log + outcomes, see concept.py): interactions this long after an
+    # answer judge it; a relative drop of the latest day's online hit rate or nDCG beyond
+    # max_online_drop, against the days before, is drift.
+    outcome_window_seconds: float = 7 * 24 * 3600.0
+    max_online_drop: float = 0.2

@@ -19,7 +19,7 @@ import numpy as np
 
 from kubetfx.components.common import fs, names, reports, timing
 from kubetfx.components.common.errors import MonitorError
-from kubetfx.components.monitor import drift, sources
+from kubetfx.components.monitor import concept, drift, sources
 from kubetfx.components.monitor.config import MonitorConfig
 from kubetfx.components.monitor.retrain import Retrainer, RetrainRequest
 from kubetfx.components.validate import executor as validate
@@ -29,8 +29,14 @@ BATCH_SPLIT = "batch"  # the batch's statistics go to Split-batch/, beside train
 
 
 def run(statistics_uri: str, examples_uri: str, source: sources.BatchSource, output_uri: str, report_path: str,
-        config: MonitorConfig, retrain: Retrainer | None = None) -> dict:
-    """Compares, judges, reports and, on drift in new data, retrains; returns the result."""
+        config: MonitorConfig, retrain: Retrainer | None = None, outcomes_uri: str = "") -> dict:
+    """Compares, judges, reports and, on drift in new data, retrains; returns the result.
+
+    With `outcomes_uri` (the interactions that followed the request log's answers), the online
+    quality of what was served is judged too (concept drift, see `concept`)."""
+    if outcomes_uri and source.kind != sources.REQUEST_LOG:
+        raise MonitorError(f"outcomes '{outcomes_uri}' are judged against a request log; the batch is "
+                           f"{source.kind.replace('_', ' ')}: pass the request log instead")
     watch = timing.Stopwatch()
     references = _references(statistics_uri, config.thresholds)
     with timing.stage(names.TASK_MONITOR, f"reading the {source.kind.replace('_', ' ')} batch"):
@@ -45,9 +51,13 @@ def run(statistics_uri: str, examples_uri: str, source: sources.BatchSource, out
         "unknown_items": _share(_unknown(batch.items, training.items), config.max_unknown_item_share),
         "feature_skew": _feature_skew(batch, training, config) if batch.kind == sources.REQUEST_LOG else [],
     }
+    result["online"] = _online(source.request_log_uri, outcomes_uri, config) if outcomes_uri else None
     result.update(_verdict(result))
-    result["retrain"] = bool(result["verdict"] == DRIFT and batch.kind == sources.INTERACTIONS and config.allow_retrain)
-    result["retrain_run"] = _retrain(retrain, source, result) if result["retrain"] and retrain else None
+    # New interactions to train on: the batch itself, or, on concept drift, the outcomes.
+    train_on = outcomes_uri if result["online"] and result["online"]["exceeded"] else \
+        source.interactions_uri if batch.kind == sources.INTERACTIONS else ""
+    result["retrain"] = bool(result["verdict"] == DRIFT and train_on and config.allow_retrain)
+    result["retrain_run"] = _retrain(retrain, source, result, train_on) if result["retrain"] and retrain else None
     _write(output_uri, report_path, batch, result)
     result[names.META_WALL_SECONDS] = watch.seconds
     return result
@@ -127,16 +137,23 @@ def _verdict(result: dict) -> dict:
     skewed = [f["feature"] for f in result["features"] if f["exceeded"] and f["comparison"] == "skew"]
     skewed += [f["feature"] for f in result["feature_skew"] if f["exceeded"] and f["feature"] not in skewed]
     unknown = [what for what in ("unknown_users", "unknown_items") if result[what]["exceeded"]]
+    concept_drift = concept.reasons(result.get("online"))
     reasons = ([f"{name}: distribution drifted from training" for name in drifted]
                + [f"{name}: serving differs from training" for name in skewed]
                + [f"{what.replace('_', ' ')}: {result[what]['share']:.1%} of rows, over {result[what]['threshold']:.1%}"
-                  for what in unknown])
-    verdict = DRIFT if drifted or unknown else SKEW if skewed else OK
+                  for what in unknown] + concept_drift)
+    verdict = DRIFT if drifted or unknown or concept_drift else SKEW if skewed else OK
     return {"verdict": verdict, "drifted_features": drifted, "skewed_features": sorted(skewed), "reasons": reasons}
 
 
-def _retrain(retrain: Retrainer, source: sources.BatchSource, result: dict) -> str:
-    request = RetrainRequest(interactions_uri=source.interactions_uri, users_uri=source.users_uri,
+def _online(log_uri: str, outcomes_uri: str, config: MonitorConfig) -> dict:
+    with timing.stage(names.TASK_MONITOR, "judging what was served against the outcomes that followed"):
+        return concept.online_quality(concept.read_served(log_uri), concept.read_outcomes(outcomes_uri, config.salt),
+                                      config.outcome_window_seconds, config.max_online_drop)
+
+
+def _retrain(retrain: Retrainer, source: sources.BatchSource, result: dict, interactions_uri: str) -> str:
+    request = RetrainRequest(interactions_uri=interactions_uri, users_uri=source.users_uri,
                              items_uri=source.items_uri, reasons=tuple(result["reasons"]))
     with timing.stage(names.TASK_MONITOR, "starting the training pipeline on the new data"):
         return retrain(request)
@@ -146,7 +163,11 @@ def _write(output_uri: str, report_path: str, batch: sources.Batch, result: dict
     summary = validate.summarise(batch.table)
     validate.write_statistics(output_uri, BATCH_SPLIT, validate.statistics_proto(BATCH_SPLIT, batch.rows, summary))
     fs.write_json(fs.join(output_uri, names.MONITOR_RESULT_FILE), result)
-    fs.write_text(report_path, _report(result))
+    png = concept.plot_png(result["online"]) if result.get("online") else b""
+    if png:
+        with fs.gfile().GFile(fs.join(output_uri, concept.PLOT_FILE), "wb") as f:
+            f.write(png)
+    fs.write_text(report_path, _report(result, png))
 
 
 def metrics(result: dict) -> dict:
@@ -155,10 +176,12 @@ def metrics(result: dict) -> dict:
     figures.update({f"feature_skew.{f['feature']}": f["share"] for f in result["feature_skew"]})
     figures.update({f"{what}_share": result[what]["share"] for what in ("unknown_users", "unknown_items")
                     if result[what]["share"] is not None})
+    if result.get("online") and result["online"]["latest"]:
+        figures.update({f"online.{metric}": value for metric, value in result["online"]["latest"].items() if metric != "day"})
     return figures
 
 
-def _report(result: dict) -> str:
+def _report(result: dict, online_png: bytes = b"") -> str:
     verdict = {OK: reports.verdict(True), DRIFT: '<span class="fail">DRIFT</span>', SKEW: '<span class="fail">SKEW</span>'}
     retrain = ("a training run was started: " + str(result["retrain_run"]) if result["retrain_run"]
                else "retraining is due" if result["retrain"] else "no retraining")
@@ -182,4 +205,7 @@ def _report(result: dict) -> str:
             [[f["feature"], f["compared"], f["share"], f["threshold"]] for f in result["feature_skew"]],
             ["fail" if f["exceeded"] else "" for f in result["feature_skew"]]) if result["feature_skew"]
             else "<p>Not measured: it needs the request log's salt to match users with training's.</p>"))
+    if result.get("online"):
+        sections.append(("Online quality of what was served (concept drift)",
+                         concept.report_section(result["online"], online_png)))
     return reports.html_page("Monitor", sections)
