@@ -4,7 +4,8 @@
 
 The server runs in a child process on loopback; this process is the load: `clients` threads,
 each on one keep-alive connection, send v1 requests of one user each until `requests` have been
-answered or `max_seconds` have passed, whichever comes first. Latency is measured by the client,
+answered or `max_seconds` have passed, whichever comes first; then requests of `batch` users each
+(`batch_requests` of them, within `max_seconds` again), as a caller scoring a page of users does. Latency is measured by the client,
 round trip included. Users are drawn from the model's own features (v2 metadata): ids from a pool
 of known-looking and unknown ones, other values random, so caches do not flatter the figures.
 """
@@ -32,34 +33,47 @@ class BenchConfig:
     clients: int = 4
     k: int = 10
     warmup: int = 100
-    max_seconds: float = 120.0
+    max_seconds: float = 120.0  # per load (single-user, then batched)
     seed: int = 0
+    batch: int = 64  # users per request of the batched load; 0: no batched load
+    batch_requests: int = 300
+    auth_token: str = ""  # when the server requires one (`--auth-token-file`)
 
 
 def run(config: BenchConfig) -> dict:
     """Starts the server, sends the load, stops the server; returns the figures."""
     with tempfile.TemporaryDirectory(prefix="kubetfx-bench-") as scratch:
         with process.running(list(config.serve_args), os.path.join(scratch, "server.log")) as base_url:
-            features = _features(base_url)
-            bodies = _bodies(features, config)
-            _load(base_url, bodies[:config.warmup], config.clients, config.max_seconds)
-            return _load(base_url, bodies[config.warmup:], config.clients, config.max_seconds) | {
-                "clients": config.clients, "k": config.k, "cpus": os.cpu_count()}
+            headers = {"Content-Type": "application/json"}
+            if config.auth_token:
+                headers["Authorization"] = f"Bearer {config.auth_token}"
+            features = _features(base_url, headers)
+            bodies = _bodies(features, config, 1, config.warmup + config.requests)
+            _load(base_url, bodies[:config.warmup], config.clients, config.max_seconds, headers)
+            figures = {"single": _load(base_url, bodies[config.warmup:], config.clients, config.max_seconds, headers),
+                       "clients": config.clients, "k": config.k, "cpus": os.cpu_count(), "batch": config.batch}
+            if config.batch:
+                batched = _bodies(features, config, config.batch, config.batch_requests)
+                figures["batched"] = _load(base_url, batched, config.clients, config.max_seconds, headers)
+                figures["batched"]["users_per_second"] = round(figures["batched"]["requests_per_second"] * config.batch, 1)
+            return figures
 
 
-def _features(base_url: str) -> dict[str, str]:
+def _features(base_url: str, headers: dict) -> dict[str, str]:
     """The model's feature names and v2 datatypes, from KServe's model metadata route."""
-    with urllib.request.urlopen(f"{base_url}/v2/models/{names.SERVING_MODEL_NAME}", timeout=10) as response:
+    request = urllib.request.Request(f"{base_url}/v2/models/{names.SERVING_MODEL_NAME}", headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
         inputs = json.load(response)["inputs"]
     return {tensor["name"]: tensor["datatype"] for tensor in inputs if tensor["name"] != names.REQUEST_EXCLUDE}
 
 
-def _bodies(features: dict[str, str], config: BenchConfig) -> list[bytes]:
-    rng = random.Random(config.seed)
+def _bodies(features: dict[str, str], config: BenchConfig, users: int, count: int) -> list[bytes]:
+    rng = random.Random(config.seed + users)
     bodies = []
-    for _ in range(config.warmup + config.requests):
-        instance = {name: _value(rng, name, datatype) for name, datatype in features.items()}
-        bodies.append(json.dumps({"instances": [{**instance, names.REQUEST_K: config.k}]}).encode())
+    for _ in range(count):
+        instances = [{**{name: _value(rng, name, datatype) for name, datatype in features.items()},
+                      names.REQUEST_K: config.k} for _ in range(users)]
+        bodies.append(json.dumps({"instances": instances}).encode())
     return bodies
 
 
@@ -71,7 +85,7 @@ def _value(rng: random.Random, name: str, datatype: str):
     return rng.randint(16, 80)
 
 
-def _load(base_url: str, bodies: list[bytes], clients: int, max_seconds: float) -> dict:
+def _load(base_url: str, bodies: list[bytes], clients: int, max_seconds: float, headers: dict) -> dict:
     host = urllib.parse.urlsplit(base_url)
     path = f"/v1/models/{names.SERVING_MODEL_NAME}:predict"
     next_index = itertools.count()
@@ -82,7 +96,7 @@ def _load(base_url: str, bodies: list[bytes], clients: int, max_seconds: float) 
         connection = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
         while (index := next(next_index)) < len(bodies) and time.monotonic() < deadline:
             started = time.perf_counter()
-            connection.request("POST", path, bodies[index], {"Content-Type": "application/json"})
+            connection.request("POST", path, bodies[index], headers)
             response = connection.getresponse()
             response.read()
             latencies.append(time.perf_counter() - started)  # list.append is atomic under the GIL
@@ -112,14 +126,16 @@ def _figures(latencies: list[float], errors: list[int], seconds: float) -> dict:
 
 
 def markdown(figures: dict) -> str:
+    loads = [("1", figures["single"])] + ([(str(figures["batch"]), figures["batched"])] if "batched" in figures else [])
     return "\n".join([
-        f"Serving benchmark: top-{figures['k']} for one user per request, {figures['clients']} clients, "
+        f"Serving benchmark: top-{figures['k']} per user, {figures['clients']} clients, "
         f"{figures['cpus']} CPUs shared by server and load",
         "",
-        "| requests | errors | req/s | p50 ms | p95 ms | p99 ms |",
-        "|---|---|---|---|---|---|",
-        f"| {figures['requests']:,} | {figures['errors']} | {figures['requests_per_second']} | {figures['p50_ms']} "
-        f"| {figures['p95_ms']} | {figures['p99_ms']} |",
+        "| users per request | requests | errors | req/s | users/s | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|---|",
+        *[f"| {users} | {load['requests']:,} | {load['errors']} | {load['requests_per_second']} "
+          f"| {load.get('users_per_second', load['requests_per_second'])} | {load['p50_ms']} | {load['p95_ms']} "
+          f"| {load['p99_ms']} |" for users, load in loads],
     ])
 
 
@@ -130,17 +146,25 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--model-dir", help="serve this SavedModel folder")
     parser.add_argument("--requests", type=int, default=BenchConfig.requests)
     parser.add_argument("--clients", type=int, default=BenchConfig.clients)
-    parser.add_argument("--max-seconds", type=float, default=BenchConfig.max_seconds)
+    parser.add_argument("--max-seconds", type=float, default=BenchConfig.max_seconds, help="per load")
+    parser.add_argument("--batch", type=int, default=BenchConfig.batch, help="users per batched request (0: none)")
+    parser.add_argument("--batch-requests", type=int, default=BenchConfig.batch_requests)
+    parser.add_argument("--auth-token-file", default="", help="the token the server requires, if any")
     parser.add_argument("--out", default="", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     serve_args = ("--serving-root", args.serving_root) if args.serving_root else ("--model-dir", args.model_dir)
+    if args.auth_token_file:
+        serve_args += ("--auth-token-file", args.auth_token_file)
+    token = open(args.auth_token_file).read().strip() if args.auth_token_file else ""
     figures = run(BenchConfig(serve_args=serve_args, requests=args.requests, clients=args.clients,
-                              max_seconds=args.max_seconds))
+                              max_seconds=args.max_seconds, batch=args.batch, batch_requests=args.batch_requests,
+                              auth_token=token))
     print(markdown(figures))
     if args.out:
         with open(args.out, "w") as out:
             json.dump(figures, out, indent=2, sort_keys=True)
-    return 0 if figures["requests"] and not figures["errors"] else 1
+    loads = [figures["single"]] + ([figures["batched"]] if "batched" in figures else [])
+    return 0 if all(load["requests"] and not load["errors"] for load in loads) else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,54 @@
+"""The serving benchmark: single-user and 64-user requests against a server on loopback, bounded in
+count and time, with p50/p99 and requests per second for each; the figures' arithmetic."""
+import contract_model
+from kubetfx.serving import bench
+
+
+def test_single_and_batched_loads_are_measured_within_their_bounds(tmp_path):
+    model_dir = contract_model.build(str(tmp_path / "model"), [f"item-{i}" for i in range(20)], top_k=10)
+    token = "bench-token-0123456789abcdef"
+    (tmp_path / "token").write_text(token)
+    config = bench.BenchConfig(serve_args=("--model-dir", model_dir, "--auth-token-file", str(tmp_path / "token")),
+                               requests=40, clients=2, warmup=5, batch=64, batch_requests=6, max_seconds=30,
+                               auth_token=token)
+    figures = bench.run(config)
+    single, batched = figures["single"], figures["batched"]
+    assert single["requests"] == 40 and batched["requests"] == 6 and single["errors"] == batched["errors"] == 0
+    assert 0 < single["p50_ms"] <= single["p99_ms"] and batched["users_per_second"] == round(batched["requests_per_second"] * 64, 1)
+    text = bench.markdown(figures)
+    assert "| 1 | 40 | 0 |" in text and "| 64 | 6 | 0 |" in text
+
+
+def test_the_figures_arithmetic():
+    figures = bench._figures([0.001, 0.002, 0.003, 0.004], [], 2.0)
+    assert figures["requests"] == 4 and figures["requests_per_second"] == 2.0
+    assert figures["p50_ms"] == 3.0 and figures["p99_ms"] == 4.0
+
+
+def test_a_load_stops_at_its_time_bound():
+    import http.server
+    import threading
+    import time
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(0.05)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        figures = bench._load(f"http://127.0.0.1:{server.server_port}", [b"{}"] * 1000, 2, 0.5, {})
+        assert time.monotonic() - started < 3 and 0 < figures["requests"] < 100 and figures["errors"] == 0
+    finally:
+        server.shutdown()
