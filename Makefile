@@ -53,6 +53,10 @@ STEP_IMAGE_FILE := build/step-image
 # API, as on a cluster) or subprocess (each step in the environment itself: quicker to iterate).
 RUNNER ?= docker
 REGISTRY_PORT ?= 5000
+# The step image's repository: local for runs; the tests push it to a registry on loopback.
+STEP_REPO ?= localhost
+TEST_REGISTRY := 127.0.0.1:$(REGISTRY_PORT)
+TEST_IMAGES_FILE := build/test-images.json
 # Submission (README, "Submitting to Kubeflow and Vertex AI"): TARGET is kfp or vertex; KFP_HOST,
 # KFP_TOKEN, GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_REGION come from the environment. SERVING_ROOT is
 # passed only when set on the command line or in the environment (its default serves `make run`).
@@ -73,9 +77,12 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONUNBUFFERED := 1
 # podman's Docker-compatible API (images/podman.sh socket), where podman is the engine; with Docker,
 # leave DOCKER_HOST to Docker.
-ENGINE := $(or $(CONTAINER_ENGINE),$(if $(shell command -v podman),podman,docker))
+ENGINE := $(or $(CONTAINER_ENGINE),$(if $(shell command -v podman),podman,$(if $(shell docker info >/dev/null 2>&1 && echo up),docker,podman)))
 ifeq ($(ENGINE),podman)
 DOCKER_SOCKET = export DOCKER_HOST=$$(images/podman.sh socket);
+ENGINE_READY := images/podman.sh configure
+else
+ENGINE_READY := @true
 endif
 
 .PHONY: install run test compile lint lock clean bench gpu-check images push-images submit serve step-image registry
@@ -97,7 +104,8 @@ $(STAMP): $(ROOT_STAMP) requirements.txt requirements-client.txt requirements-de
 
 # The CPU step image of the current sources, named by digest in $(STEP_IMAGE_FILE).
 step-image: $(ROOT_STAMP)
-	python3 -m kubetfx.images build --only cpu --engine $(ENGINE) --image-repo localhost --runtime-image $(RUNTIME_IMAGE) \
+	$(ENGINE_READY)
+	python3 -m kubetfx.images build --only cpu --engine $(ENGINE) --image-repo $(STEP_REPO) --runtime-image $(RUNTIME_IMAGE) \
 		$(if $(ROOT_STAMP),--runtime-root $(ROOT_DIR)) --reference-file $(STEP_IMAGE_FILE)
 
 registry:
@@ -108,10 +116,13 @@ run: $(STAMP) $(if $(filter docker,$(RUNNER)),step-image)
 	$(DOCKER_SOCKET) $(IN_ENV) $(BIN)/kubetfx run --data-cache $(DATA_CACHE) --run-dir $(RUN_DIR) --serving-root $(SERVING_ROOT) \
 		--runner $(RUNNER) $(if $(filter docker,$(RUNNER)),--image $$(cat $(STEP_IMAGE_FILE)))
 
-# The container tests run the step image built from these sources and push to a registry on loopback.
+# The container tests (tests/test_containers.py) take the step image of these sources as `make
+# push-images` pushes it, to a registry on loopback.
+test: STEP_REPO = $(TEST_REGISTRY)
 test: $(STAMP) step-image registry
+	python3 -m kubetfx.images push --only cpu --engine $(ENGINE) --image-repo $(TEST_REGISTRY) --images-file $(TEST_IMAGES_FILE)
 	@echo "$(ENV_LINE)"
-	$(DOCKER_SOCKET) KUBETFX_TEST_IMAGE=$$(cat $(STEP_IMAGE_FILE)) KUBETFX_TEST_REGISTRY=127.0.0.1:$(REGISTRY_PORT) \
+	$(DOCKER_SOCKET) KUBETFX_TEST_IMAGE=$$(cat $(STEP_IMAGE_FILE)) KUBETFX_TEST_IMAGES_FILE=$(CURDIR)/$(TEST_IMAGES_FILE) \
 		$(IN_ENV) $(BIN)/python -m pytest -q tests
 
 compile: $(STAMP)
@@ -121,6 +132,7 @@ compile: $(STAMP)
 
 # On the host, plain Python: building images needs only the standard library and an OCI builder.
 images: $(ROOT_STAMP)
+	$(ENGINE_READY)
 	python3 -m kubetfx.images build --engine $(ENGINE) --image-repo $(IMAGE_REPO) --runtime-image $(RUNTIME_IMAGE) \
 		$(if $(ROOT_STAMP),--runtime-root $(ROOT_DIR))
 

@@ -16,7 +16,7 @@ MARK="# written by kubetfx images/podman.sh"
 die() { echo "kubetfx podman: $*" >&2; exit 1; }
 
 need_podman() {
-    command -v podman >/dev/null || die "podman is not installed: apt-get install podman buildah (or run .ci/run once)"
+    "$HERE/host-tools.sh" podman buildah runc curl
 }
 
 # Out of the box on these machines crun cannot raise RLIMIT_NOFILE and trips over hybrid cgroups;
@@ -63,7 +63,7 @@ socket() {
 registry() {
     local port=${1:-5000} dir=$REPO/build/registry
     curl -s --max-time 2 "http://127.0.0.1:$port/v2/" >/dev/null && return 0
-    command -v docker-registry >/dev/null || die "docker-registry is not installed: apt-get install docker-registry"
+    "$HERE/host-tools.sh" docker-registry curl
     mkdir -p "$dir/data"
     cat >"$dir/config.yml" <<CONF
 version: 0.1

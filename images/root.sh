@@ -7,7 +7,7 @@
 #
 # ROOT (default .root beside this folder) is debootstrap's minimal trixie plus images/provision.sh:
 # the very file system the step images are made of (`images/root.sh build` also imports it into
-# podman as the runtime image when podman is there), plus the tools only development needs
+# podman as the runtime image, localhost/kubetfx-runtime:<recipe hash>), plus the tools only development needs
 # (DEV_PACKAGES). A build goes to ROOT.new and replaces ROOT only once complete, so an interrupted
 # build is never used; the next one starts over. `exec` mounts in a private mount namespace, so
 # nothing stays mounted after it, whatever happens to it.
@@ -38,9 +38,7 @@ need_root_tools() {
     [ "$(id -u)" = 0 ] || die "building and entering the Debian 13 root needs root (debootstrap, chroot, mount).
   Without root: use a distribution with glibc 2.39 or newer (Debian 13, Ubuntu 24.04), or Docker/podman
   (README, 'Where it runs')."
-    for tool in debootstrap unshare chroot; do
-        command -v "$tool" >/dev/null || die "$tool is missing: apt-get install debootstrap util-linux (or run .ci/run once)"
-    done
+    "$HERE/host-tools.sh" debootstrap util-linux coreutils
 }
 
 # Runs CMD in DIR's root with the host's network, /tmp, caches, pip configuration and this checkout.
@@ -85,9 +83,8 @@ build() {
     cp "$HERE/provision.sh" "$REPO/requirements.txt" "$REPO/constraints.txt" "$new$src/"
     enter "$new" sh "$src/provision.sh" "$src" cpu
     rm -rf "${new:?}$src"
-    if command -v podman >/dev/null; then
-        "$HERE/podman.sh" import-runtime "$new" "$(recipe_hash)"
-    fi
+    # The step images' base is this root as provisioned, before the development tools are added.
+    "$HERE/podman.sh" import-runtime "$new" "$(recipe_hash)"
     echo "kubetfx root: adding development tools ($DEV_PACKAGES)"
     enter "$new" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $DEV_PACKAGES >/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/*"
     recipe_hash >"$new/.kubetfx-root"

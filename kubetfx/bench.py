@@ -121,7 +121,7 @@ def bare_transform(examples_uri: str, schema_uri: str, out_dir: str, beam_args: 
     preprocessing_fn, same outputs, no suite around it."""
     import apache_beam as beam
     import tensorflow_transform.beam as tft_beam
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from kubetfx.components.common import beam_options
     from tfx_bsl.coders import example_coder
     from tfx_bsl.public import tfxio
 
@@ -130,7 +130,7 @@ def bare_transform(examples_uri: str, schema_uri: str, out_dir: str, beam_args: 
 
     raw_schema = schema_io.read(f"{schema_uri}/{names.SCHEMA_FILE}")
     start = time.perf_counter()
-    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp()):
+    with beam.Pipeline(options=beam_options.pipeline_options(beam_args)) as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp()):
         sources = {s: tfxio.TFExampleRecord(examples.split_pattern(examples_uri, s), schema=raw_schema) for s in names.SPLITS}
         train = pipeline | "ReadTrain" >> sources[names.TRAIN].BeamSource()
         (train_out, _), transform_fn = ((train, sources[names.TRAIN].TensorAdapterConfig())

@@ -59,9 +59,9 @@ def ensure_runtime(engine: str, runtime_image: str, runtime_root: str = "", run=
     """Makes `runtime_image` exist: the development root imported (podman) or its Dockerfile built."""
     if image_exists(engine, runtime_image, run):
         return
-    if runtime_root and engine == "podman":
-        tag = runtime_image.rpartition(":")[2]
-        run(["images/podman.sh", "import-runtime", runtime_root, tag], check=True)
+    if runtime_root:
+        raise SystemExit(f"kubetfx images: the base {runtime_image} is not in {engine}'s store; `images/root.sh build` "
+                         f"imports it as it builds {runtime_root}: remove {runtime_root} and run `make install` again")
     else:
         run([engine, "build", "--file", RUNTIME_RECIPE, "--tag", runtime_image, "."], check=True)
 
@@ -115,11 +115,12 @@ def write_lock(report_path: str, constraints_path: str) -> int:
     return len(pins)
 
 
-def push(engine: str, images: Images, run=subprocess.run) -> Images:
-    """Pushes both images and returns `images` pinned to the digests the registry gave them."""
+def push(engine: str, images: Images, kinds=tuple(RECIPES), run=subprocess.run) -> Images:
+    """Pushes `kinds` and returns `images` pinned to the digests the registry gave them."""
     digests = {}
     with tempfile.TemporaryDirectory() as folder:
-        for kind, reference in references(images).items():
+        for kind in kinds:
+            reference = references(images)[kind]
             digest_file = pathlib.Path(folder, kind)
             # stdout is kept for docker's digest; stderr (progress, errors) goes to the terminal.
             result = run(push_command(engine, reference, str(digest_file)), check=True, stdout=subprocess.PIPE, text=True)
@@ -163,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-repo", default="", help="registry path, e.g. registry.example.com/team")
     parser.add_argument("--image-tag", default=__version__)
     parser.add_argument("--engine", default="", help=f"one of {', '.join(ENGINES)} (default: the first installed)")
-    parser.add_argument("--only", choices=sorted(RECIPES), help="build one image only")
+    parser.add_argument("--only", choices=sorted(RECIPES), help="build or push one image only")
     parser.add_argument("--images-file", default=IMAGES_FILE, help="where push records the digests")
     parser.add_argument("--runtime-image", default=RUNTIME_IMAGE, help="the images' base (imported or built when missing)")
     parser.add_argument("--runtime-root", default="", help="a development root of the same recipe, to import as the base")
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 pathlib.Path(args.reference_file).parent.mkdir(parents=True, exist_ok=True)
                 pathlib.Path(args.reference_file).write_text(built["cpu"] + "\n")
             return 0
-        pushed = push(engine, images)
+        pushed = push(engine, images, kinds=(args.only,) if args.only else tuple(RECIPES))
     except subprocess.CalledProcessError as error:
         raise SystemExit(f"kubetfx images: `{' '.join(error.cmd)}` failed with exit status {error.returncode}") from None
     except OSError as error:

@@ -15,22 +15,35 @@ import time
 import warnings
 
 from kubetfx.components.common import names
+from kubetfx.pipelines import container_runner
 
 SUMMARY_FILE = "summary.json"
+SERVING_ROOT_PARAMETER = "serving_root"  # the folder push writes to: mounted read-write into the steps' containers
 REPORTS_DIR = "reports"
 _EXECUTOR_OUTPUT = "executor_output.json"
 
 
-def run(pipeline_func, arguments: dict, run_dir: str) -> dict:
-    """Runs `pipeline_func(**arguments)` locally; writes and returns the run's summary."""
+def run(pipeline_func, arguments: dict, run_dir: str, in_containers: bool = False) -> dict:
+    """Runs `pipeline_func(**arguments)` locally; writes and returns the run's summary.
+
+    `in_containers`: each step runs in its component's image through kfp.local's DockerRunner
+    (DOCKER_HOST names the engine), as on a cluster; otherwise every step runs in this very
+    environment as a subprocess (quicker to iterate on).
+    """
     from kfp import local
 
     run_path = pathlib.Path(run_dir).resolve()
     pipeline_root = run_path / "pipeline_root"
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root), raise_on_error=True)
+    containers: dict = {}
+    if in_containers:
+        mounts = container_runner.mounts_for(arguments, writable=(SERVING_ROOT_PARAMETER,))
+        runner, context = container_runner.runner(), container_runner.steps_in_containers(mounts, containers)
+    else:
+        runner, context = local.SubprocessRunner(use_venv=False), contextlib.nullcontext()
+    local.init(runner=runner, pipeline_root=str(pipeline_root), raise_on_error=True)
     started = time.perf_counter()
     error = None
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), context:
         # The steps' image is this very environment; kfp.local's guess from the image name is moot.
         warnings.filterwarnings("ignore", message=".*non-Python base image.*")
         try:
@@ -41,6 +54,8 @@ def run(pipeline_func, arguments: dict, run_dir: str) -> dict:
     summary = summarise(_latest_run(pipeline_root), time.perf_counter() - started, error)
     if error:  # kfp.local says only "Inner task failed: 'ingest'": the step's own error says what to do
         summary["error"] = step_error(output.getvalue()) or plain(summary["error"])
+    summary["runner"] = container_runner.RUNNER_NAME if in_containers else f"subprocess ({sys.executable})"
+    summary["images"] = containers
     summary["reports"] = collect_reports(summary["reports"], run_path / REPORTS_DIR)
     (run_path / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
@@ -157,7 +172,9 @@ def _captured_output():
 
 def format_summary(summary: dict) -> str:
     """The summary as a person reads it at the end of `make run`."""
-    lines = [f"Pipeline {summary['status']} in {summary['total_seconds']:.1f} s"]
+    lines = [f"Pipeline {summary['status']} in {summary['total_seconds']:.1f} s, runner: {summary.get('runner', '?')}"]
+    for task, container in sorted(summary.get("images", {}).items()):
+        lines.append(f"  {task:<10} image {container['image']} (id {container['image_id'][:19]})")
     if summary["error"]:
         lines.append(f"  failed step: {summary['failed_step']}\n  {summary['error']}")
     problems = {problem: rows for problem, rows in summary.get("data_quality", {}).items() if rows}

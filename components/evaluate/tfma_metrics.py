@@ -14,6 +14,8 @@ import dataclasses
 import numpy as np
 import pyarrow as pa
 
+from kubetfx.components.common import beam_options
+
 LABEL = "label"
 PREDICTION = "prediction"
 # TFMA-native metrics that work without a model. Calibration, MeanLabel and MeanPrediction share
@@ -111,7 +113,7 @@ def evaluate(table: pa.Table, slice_features: list[str], output_path: str) -> di
     config = _eval_config([f for f in slice_features if f in table.column_names])
     # Arrow record batches of list columns, the form TFMA decodes tf.Examples to: no encoding round trip.
     lists = pa.table({name: examples.to_list_array(table.column(name).combine_chunks()) for name in table.column_names})
-    with beam.Pipeline() as pipeline:
+    with beam.Pipeline(options=beam_options.pipeline_options()) as pipeline:
         _ = (pipeline
              | beam.Create(lists.to_batches(max_chunksize=_BATCH_ROWS), reshuffle=False)
              | tfma.ExtractEvaluateAndWriteResults(eval_config=config, output_path=output_path))

@@ -8,9 +8,8 @@ the same step runs on the DirectRunner here and on Dataflow, Flink or Spark at s
 import tempfile
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
 
-from kubetfx.components.common import examples, fs, names, reports, schema, timing, user_module
+from kubetfx.components.common import beam_options, examples, fs, names, reports, schema, timing, user_module
 
 _ROWS_COUNTER = "transformed_rows_"
 TRANSFORM_FN_DIR = "transform_fn"
@@ -59,7 +58,7 @@ def _run_beam(examples_uri, raw_schema, preprocessing_fn, transform_graph_uri, t
         for split in names.SPLITS
     }
     temp_dir = tempfile.mkdtemp(prefix="kubetfx-tft-")
-    pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
+    pipeline = beam.Pipeline(options=beam_options.pipeline_options(beam_args))
     with tft_beam.Context(temp_dir=temp_dir):
         train = readers[names.TRAIN]
         raw_train = pipeline | "ReadTrain" >> train.BeamSource()
