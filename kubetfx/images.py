@@ -133,7 +133,8 @@ def push(engine: str, images: Images, kinds=tuple(RECIPES), run=subprocess.run) 
 def write_images_file(path: str, images: Images) -> None:
     target = pathlib.Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(dataclasses.asdict(images), indent=2, sort_keys=True) + "\n")
+    recorded = {"repo": images.repo, "tag": images.tag, "cpu_digest": images.cpu_digest, "gpu_digest": images.gpu_digest}
+    target.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
 
 
 def read_images_file(path: str) -> Images:

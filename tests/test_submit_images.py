@@ -20,15 +20,31 @@ def _requirements(name: str) -> set[str]:
     return {line.split("==")[0].split("[")[0].lower() for line in lines if line and not line.startswith("#")}
 
 
-@pytest.mark.parametrize("recipe", ["Dockerfile", "Dockerfile.gpu"])
-def test_recipes_install_the_pinned_run_time_set_and_kubetfx_only(recipe):
+def _runs(recipe: str) -> list[list[str]]:
     text = (REPO_ROOT / "images" / recipe).read_text()
-    runs = [line.split() for line in text.replace("\\\n", " ").splitlines() if line.startswith("RUN ")]
-    pins = ["--constraint", "/tmp/kubetfx/constraints.txt", "--requirement", "/tmp/kubetfx/requirements.txt"]
-    cuda = ['"tensorflow[and-cuda]"'] if recipe.endswith("gpu") else []  # requirements.txt's tensorflow, its extra
-    assert runs == [["RUN", "pip", "install", *pins, *cuda],
-                    ["RUN", "pip", "install", "--no-deps", "/tmp/kubetfx", "&&", "rm", "-rf", "/tmp/kubetfx"]]
-    assert "TF_USE_LEGACY_KERAS=1" in text
+    return [line.split() for line in text.replace("\\\n", " ").splitlines() if line.startswith("RUN ")]
+
+
+def test_the_runtime_base_is_the_one_recipe_on_debian_13():
+    """Dockerfile.runtime runs images/provision.sh, as images/root.sh does for the development root."""
+    text = (REPO_ROOT / "images" / "Dockerfile.runtime").read_text()
+    assert "debian:trixie" in text and "TF_USE_LEGACY_KERAS=1" in text
+    assert _runs("Dockerfile.runtime") == [["RUN", "PIP_NO_CACHE_DIR=1", "sh", "/opt/kubetfx-recipe/provision.sh",
+                                            "/opt/kubetfx-recipe", "&&", "rm", "-rf", "/opt/kubetfx-recipe"]]
+    provision = (REPO_ROOT / "images" / "provision.sh").read_text()
+    assert '--constraint "$SRC/constraints.txt" --requirement "$SRC/requirements.txt"' in provision
+    assert 'provision.sh" "$src"' in (REPO_ROOT / "images" / "root.sh").read_text()
+
+
+@pytest.mark.parametrize("recipe", ["Dockerfile", "Dockerfile.gpu"])
+def test_step_images_add_kubetfx_and_only_the_gpu_image_adds_cuda(recipe):
+    text = (REPO_ROOT / "images" / recipe).read_text()
+    assert "FROM ${RUNTIME_IMAGE}" in text
+    install = ["RUN", "python3", "-m", "pip", "install", "--quiet", "--no-cache-dir", "--no-deps", "--no-build-isolation",
+               "/tmp/kubetfx", "&&", "rm", "-rf", "/tmp/kubetfx"]
+    cuda = [["RUN", "python3", "-m", "pip", "install", "--quiet", "--no-cache-dir", "--constraint",
+             "/tmp/kubetfx-pins/constraints.txt", '"tensorflow[and-cuda]"', "&&", "rm", "-rf", "/tmp/kubetfx-pins"]]
+    assert _runs(recipe) == [*(cuda if recipe.endswith("gpu") else []), install]
 
 
 def test_compile_and_submit_only_dependencies_stay_out_of_the_images():
@@ -43,13 +59,14 @@ def test_the_build_context_holds_the_package_and_its_pins_only():
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
     assert lines[[line.strip() for line in lines].index("*")] == "*"
     assert allowed == {"setup.py", "README.md", "requirements.txt", "requirements-client.txt", "constraints.txt",
-                       "kubetfx", "components", "pipelines"}
+                       "kubetfx", "components", "pipelines", "images/provision.sh"}
 
 
 def test_the_engine_is_the_first_installed():
     assert images.detect_engine(lambda name: name in ("podman", "buildah")) == "podman"
     assert images.detect_engine(lambda name: name == "buildah") == "buildah"
-    with pytest.raises(SystemExit, match="docker, podman, buildah"):
+    assert images.detect_engine(lambda name: name in ("docker", "podman")) == "podman"
+    with pytest.raises(SystemExit, match="podman, docker, buildah"):
         images.detect_engine(lambda name: False)
 
 
@@ -60,11 +77,15 @@ def _engine(folder: pathlib.Path, name: str, script: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
 
 
+# Each stand-in answers `image inspect` (the base exists; a built image's digest or id) like the real one.
+_INSPECT = f'[ "$1" = image ] && {{ [ "$3" = --format ] && echo "{DIGEST}"; exit 0; }}'
+
+
 @pytest.mark.parametrize("engine, script", [
     # docker has no --digestfile: the digest is in what it prints
-    ("docker", f'[ "$1" = push ] && echo "0.1.0: digest: {DIGEST} size: 2205"; exit 0'),
+    ("docker", f'{_INSPECT}; [ "$1" = push ] && echo "0.1.0: digest: {DIGEST} size: 2205"; exit 0'),
     # podman and buildah write it to --digestfile FILE
-    ("podman", f'[ "$1" = push ] && printf "{DIGEST}" > "$3"; exit 0'),
+    ("podman", f'{_INSPECT}; [ "$1" = push ] && printf "{DIGEST}" > "$3"; exit 0'),
 ])
 def test_push_records_the_digests_that_compile_pins(tmp_path, monkeypatch, engine, script, capsys):
     _engine(tmp_path, engine, script)
@@ -74,9 +95,11 @@ def test_push_records_the_digests_that_compile_pins(tmp_path, monkeypatch, engin
     assert images.main(["build", *flags]) == 0
     assert images.main(["push", *flags, "--images-file", str(images_file)]) == 0
 
-    calls = (tmp_path / "calls").read_text().splitlines()
+    calls = [call for call in (tmp_path / "calls").read_text().splitlines() if not call.startswith("image inspect")]
     cpu, gpu = f"registry.test/team/kubetfx:{cli.__version__}", f"registry.test/team/kubetfx-gpu:{cli.__version__}"
-    assert calls[:2] == [f"build --file images/Dockerfile --tag {cpu} .", f"build --file images/Dockerfile.gpu --tag {gpu} ."]
+    base = "--build-arg RUNTIME_IMAGE=kubetfx-runtime"
+    assert calls[:2] == [f"build --file images/Dockerfile --tag {cpu} {base} .",
+                         f"build --file images/Dockerfile.gpu --tag {gpu} {base} ."]
     assert [call.split()[-1] for call in calls[2:]] == [cpu, gpu]
     assert json.loads(images_file.read_text()) == {"repo": "registry.test/team", "tag": cli.__version__,
                                                    "cpu_digest": DIGEST, "gpu_digest": DIGEST}
@@ -114,7 +137,7 @@ def test_compile_refuses_digests_pushed_for_other_images(tmp_path, capsys):
 def test_a_failing_engine_is_reported_by_its_command(tmp_path, monkeypatch):
     _engine(tmp_path, "podman", "echo 'unauthorized: authentication required' >&2; exit 125")
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    with pytest.raises(SystemExit, match="`podman build --file images/Dockerfile .*` failed with exit status 125"):
+    with pytest.raises(SystemExit, match="`podman build --file images/Dockerfile.runtime .*` failed with exit status 125"):
         images.main(["build", "--image-repo", "registry.test/team", "--engine", "podman"])
 
 
