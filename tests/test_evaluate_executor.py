@@ -214,10 +214,10 @@ def test_repeated_eval_choices_count_once_and_k_may_exceed_what_is_left(tmp_path
 def test_an_unreadable_champion_fails_the_champion_gate(tmp_path, tiny):
     model = save_table_model(tmp_path / "model", ["u1", "u2"], ITEMS, np.array([[0, 9, 8, 1, 1], [9, 0, 1, 1, 1]], np.float32))
     root = str(tmp_path / "serving")
-    fs.write_json(serving.pointer_path(root), {"version": "1", "model_dir": str(tmp_path / "gone")})
+    fs.write_json(serving.pointer_path(root), {"version": "gone"})  # LATEST names a version that is not there
     result = _run(tmp_path, model, tiny, serving_root=root)
     gate = next(g for g in result["gates"] if g["name"] == "champion")
-    assert not gate["passed"] and "could not be evaluated" in gate["reason"] and "gone" in gate["reason"]
+    assert not gate["passed"] and "gone" in gate["reason"] and "Repair or remove the pointer" in gate["reason"]
     assert result[names.META_BLESSED] is False
 
 
