@@ -6,8 +6,10 @@ runs `run_fn`, but only the chief writes the step's outputs: the others export i
 folders that are removed afterwards, because saving a model runs collective ops all workers must
 join, while two writers to one model folder would race.
 
-After `run_fn` returns, the chief checks the exported model against the kubetfx model contract, so
-a model the later steps cannot use fails here, naming what is missing, not three steps later.
+After `run_fn` returns, the chief checks that it exported a SavedModel and, when the pipeline asks
+for it (`model_contract`, on in the recommender pipeline), that the model has the recommender's
+signatures, so a model the later steps cannot use fails here, naming what is missing, not three
+steps later.
 """
 import contextlib
 import shutil
@@ -16,7 +18,6 @@ from typing import Mapping
 
 from kubetfx.components.common import examples, fs, names, reports, timing, user_module
 from kubetfx.components.common.errors import ModelContractError
-from kubetfx.components.train import fn_args as fn_args_lib
 from kubetfx.components.train import strategy as strategy_lib
 
 
@@ -30,8 +31,12 @@ def backup_dir(model_run_uri: str) -> str:
 
 def build_fn_args(transformed_examples_uri: str, transform_graph_uri: str, schema_uri: str, model_uri: str,
                   model_run_uri: str, train_steps: int, eval_steps: int, hyperparameters: dict,
-                  custom_config: dict, backup_uri: str = "", strategy=None) -> fn_args_lib.FnArgs:
-    """TFX's FnArgs for `run_fn`; `backup_uri` defaults to the backup folder inside `model_run_uri`."""
+                  custom_config: dict, backup_uri: str = "", strategy=None):
+    """TFX's FnArgs for `run_fn` (`fn_args.FnArgs`: a `tfx.components.FnArgs` with kubetfx's extras);
+    `backup_uri` defaults to the backup folder inside `model_run_uri`."""
+    # Here, not at the top: push, evaluate and the TFJob launcher import this module for its paths
+    # alone and need not pay for importing tfx.
+    from kubetfx.components.train import fn_args as fn_args_lib
     from kubetfx.components.train.progress import ProgressLogger
 
     schema_path = fs.join(schema_uri, names.SCHEMA_FILE)
@@ -45,7 +50,7 @@ def build_fn_args(transformed_examples_uri: str, transform_graph_uri: str, schem
         schema_file=schema_path,
         transform_graph_path=transform_graph_uri,
         transform_output=transform_graph_uri,
-        data_accessor=fn_args_lib.make_data_accessor(),
+        data_accessor=fn_args_lib.data_accessor(transformed_examples_uri),
         serving_model_dir=serving_model_dir(model_uri),
         eval_model_dir=serving_model_dir(model_uri),
         model_run_dir=model_run_uri,
@@ -71,12 +76,15 @@ def run(
     custom_config: dict | None = None,
     environ: Mapping[str, str] | None = None,
     cpu_replicas: int = 0,
+    model_contract: bool = True,
 ) -> dict:
     """Runs the user's `run_fn` and checks what it exported; returns the figures and metrics.
 
     `environ` is the process environment, read for a cluster description (`TF_CONFIG`,
     `CLUSTER_SPEC`); `cpu_replicas` > 1 asks for MirroredStrategy over that many logical CPUs.
     A worker other than the chief writes nothing and returns figures saying `chief: False`.
+    `model_contract` checks the recommender's signatures (`names.REQUIRED_SIGNATURES`); without it
+    any SavedModel in `fn_args.serving_model_dir` will do.
     """
     watch = timing.Stopwatch()
     # First, before the module file can start TensorFlow's runtime (see strategy.choose).
@@ -102,7 +110,7 @@ def run(
     }
     if not distribution.is_chief:
         return {**figures, names.META_WALL_SECONDS: watch.seconds}
-    figures.update(serving_model_dir=args.serving_model_dir, signatures=check_model_contract(args.serving_model_dir),
+    figures.update(serving_model_dir=args.serving_model_dir, signatures=check_model(args.serving_model_dir, model_contract),
                    metrics=last_epoch_metrics(model_run_uri))
     figures[names.META_WALL_SECONDS] = watch.seconds
     fs.write_text(report_path, _report(figures))
@@ -123,8 +131,9 @@ def _worker_outputs(model_uri: str, model_run_uri: str, is_chief: bool):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def check_model_contract(model_dir: str) -> list[str]:
-    """Fails unless `model_dir` holds a SavedModel with every signature later steps call."""
+def check_model(model_dir: str, model_contract: bool) -> list[str]:
+    """Fails unless `model_dir` holds a SavedModel and, with `model_contract`, every signature the
+    recommender's later steps call; returns the model's signature names."""
     import tensorflow as tf
 
     if not fs.exists(fs.join(model_dir, "saved_model.pb")):
@@ -133,12 +142,14 @@ def check_model_contract(model_dir: str) -> list[str]:
             "save the serving model there (model.save(fn_args.serving_model_dir, save_format='tf', signatures=...))"
         )
     loaded = tf.saved_model.load(model_dir)
+    if not model_contract:
+        return sorted(loaded.signatures.keys())
     missing = [name for name in names.REQUIRED_SIGNATURES if name not in loaded.signatures]
     if missing:
         raise ModelContractError(
             f"the SavedModel at '{model_dir}' lacks the signature(s) {missing}; kubetfx needs "
             f"{list(names.REQUIRED_SIGNATURES)}: top-K items for raw user features, a score for every "
-            "catalogue item, and the catalogue's item ids"
+            "catalogue item, and the catalogue's item ids (or train with model_contract=False: any SavedModel)"
         )
     return sorted(loaded.signatures.keys())
 

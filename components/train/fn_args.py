@@ -1,62 +1,42 @@
-"""TFX's `FnArgs` and `DataAccessor`, field for field, so a module file written for TFX's
-Trainer runs here unchanged."""
-import dataclasses
-from typing import Any, Callable
+"""What `run_fn(fn_args)` receives: TFX's own `FnArgs` (`tfx.components.FnArgs`), with kubetfx's
+extras for distributed training, so a module file written for TFX's Trainer runs here unchanged."""
+import attr
+from tfx.components.trainer import fn_args_utils
+from tfx.components.util import examples_utils, tfxio_utils
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_artifacts
+
+from kubetfx.components.common import names
+
+# Names the reader in tfx-bsl's metrics, as TFX's Trainer names its own ("Trainer").
+_TELEMETRY_DESCRIPTORS = ["kubetfx", names.TASK_TRAIN]
 
 
-@dataclasses.dataclass
-class DataAccessor:
-    """Reads examples for `run_fn`, as TFX's DataAccessor does (through tfx-bsl's TFXIO)."""
+@attr.s
+class FnArgs(fn_args_utils.FnArgs):
+    """TFX's FnArgs (an instance of `tfx.components.FnArgs`) plus three kubetfx fields.
 
-    tf_dataset_factory: Callable
-    record_batch_factory: Callable | None = None
-    data_view_decode_fn: Callable | None = None
-
-
-@dataclasses.dataclass
-class FnArgs:
-    """What `run_fn(fn_args)` receives.
-
-    kubetfx adds two fields for distributed training: `strategy`, the `tf.distribute` strategy to
-    build the model in, and `backup_dir`, where `tf.keras.callbacks.BackupAndRestore` keeps the
-    training state so that a restarted worker resumes (shared by all workers of one run); and
-    `callbacks`, Keras callbacks for `model.fit` (progress lines in the step's log).
+    `strategy`: the `tf.distribute` strategy to build the model in; `backup_dir`: where
+    `tf.keras.callbacks.BackupAndRestore` keeps the training state so that a restarted worker
+    resumes (shared by all workers of one run); `callbacks`: Keras callbacks for `model.fit`
+    (progress lines in the step's log). TFX's own Trainer passes none of them, so a module file
+    meant for both reads them with `getattr(fn_args, name, default)`.
     """
 
-    working_dir: str
-    train_files: list[str]
-    eval_files: list[str]
-    train_steps: int
-    eval_steps: int
-    schema_path: str
-    schema_file: str
-    transform_graph_path: str
-    transform_output: str
-    data_accessor: DataAccessor
-    serving_model_dir: str
-    eval_model_dir: str
-    model_run_dir: str
-    base_model: str | None = None
-    hyperparameters: dict[str, Any] = dataclasses.field(default_factory=dict)
-    custom_config: dict[str, Any] = dataclasses.field(default_factory=dict)
-    strategy: Any = None
-    backup_dir: str = ""
-    callbacks: list = dataclasses.field(default_factory=list)
+    strategy = attr.ib(default=None)
+    backup_dir = attr.ib(type=str, default="")
+    callbacks = attr.ib(type=list, factory=list)
 
 
-def make_data_accessor() -> DataAccessor:
-    return DataAccessor(tf_dataset_factory=_tf_dataset_factory, record_batch_factory=_record_batch_factory)
-
-
-def _tfxio(file_pattern, schema):
-    from tfx_bsl.public import tfxio
-
-    return tfxio.TFExampleRecord(file_pattern=file_pattern, schema=schema, telemetry_descriptors=["kubetfx", "train"])
-
-
-def _tf_dataset_factory(file_pattern, dataset_options, schema):
-    return _tfxio(file_pattern, schema).TensorFlowDataset(dataset_options)
-
-
-def _record_batch_factory(file_pattern, record_batches_options, schema):
-    return _tfxio(file_pattern, schema).RecordBatches(record_batches_options)
+def data_accessor(examples_uri: str) -> fn_args_utils.DataAccessor:
+    """TFX's DataAccessor for the split examples at `examples_uri`, built by TFX's own helpers
+    from an Examples artifact, as TFX's Trainer builds it (tf.Example payload read through TFXIO)."""
+    examples = standard_artifacts.Examples()
+    examples.uri = examples_uri
+    examples.split_names = artifact_utils.encode_split_names(list(names.SPLITS))
+    examples_utils.set_payload_format(examples, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
+    return fn_args_utils.DataAccessor(
+        tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact([examples], _TELEMETRY_DESCRIPTORS),
+        record_batch_factory=tfxio_utils.get_record_batch_factory_from_artifact([examples], _TELEMETRY_DESCRIPTORS),
+        data_view_decode_fn=tfxio_utils.get_data_view_decode_fn_from_artifact([examples], _TELEMETRY_DESCRIPTORS),
+    )

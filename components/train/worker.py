@@ -32,6 +32,7 @@ class WorkerArgs:
     hyperparameters: dict = dataclasses.field(default_factory=dict)
     custom_config: dict = dataclasses.field(default_factory=dict)
     cpu_replicas: int = 0
+    model_contract: bool = True
     figures: str = ""
 
     def argv(self) -> list[str]:
@@ -54,11 +55,18 @@ def _flag(field_name: str) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=__name__, description=__doc__.splitlines()[0])
-    readers = {str: str, int: int, dict: json.loads}
+    readers = {str: str, int: int, bool: _boolean, dict: json.loads}
     for field in dataclasses.fields(WorkerArgs):
         required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
         parser.add_argument(_flag(field.name), dest=field.name, type=readers[field.type], required=required)
     return parser
+
+
+def _boolean(text: str) -> bool:
+    """Reads back a flag's `True`/`False`, as `WorkerArgs.argv` writes it."""
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a boolean: pass True or False")
+    return text.lower() == "true"
 
 
 def run(args: WorkerArgs, environ: Mapping[str, str]) -> dict:
@@ -66,7 +74,7 @@ def run(args: WorkerArgs, environ: Mapping[str, str]) -> dict:
     figures = executor.run(args.transformed_examples, args.transform_graph, args.schema, args.module_file,
                            args.model, args.model_run, args.report, args.train_steps, args.eval_steps,
                            args.hyperparameters, args.custom_config, environ=environ,
-                           cpu_replicas=args.cpu_replicas)
+                           cpu_replicas=args.cpu_replicas, model_contract=args.model_contract)
     if figures["chief"] and args.figures:
         fs.write_json(args.figures, figures)
     return figures
