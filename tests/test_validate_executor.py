@@ -1,11 +1,10 @@
 """The validate executor on tiny splits the tests write: statistics, schema, anomalies, report."""
 import html
-import json
 import math
 
 import pyarrow as pa
 import pytest
-from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
 from kubetfx.components.common import examples, fs, names
 from kubetfx.components.common import schema as schema_io
@@ -50,37 +49,34 @@ def validated(tmp_path_factory):
     return root, figures
 
 
-def test_statistics_match_hand_computed_figures(validated):
+def _feature_stats(root, split: str) -> dict:
+    dataset = executor.load_statistics(str(root / "statistics"), split).datasets[0]
+    return {feature.path.step[0]: feature for feature in dataset.features}
+
+
+def test_tfdv_statistics_in_tfx_layout_match_hand_computed_figures(validated):
     root, figures = validated
-    stats = json.loads((root / "statistics" / names.STATISTICS_JSON).read_text())
-    age, rating, gender, genres = (stats[names.TRAIN][name] for name in ("age", "rating", "gender", "genres"))
-    assert (age["min"], age["max"], age["mean"], age["median"], age["num_missing"]) == (20, 40, 30, 30, 0)
-    # rating: 15 each of 0, 2 and 4, and 15 missing.
-    assert (rating["num_missing"], rating["count"], rating["num_zeros"]) == (15, 45, 15)
-    assert (rating["min"], rating["max"], rating["mean"]) == (0.0, 4.0, 2.0)
-    assert rating["std_dev"] == pytest.approx(math.sqrt(8 / 3))
-    assert gender["unique"] == 2 and gender["avg_length"] == 1.0
-    assert gender["top_values"][0] == {"value": "M", "frequency": 40}
-    assert (genres["max_num_values"], genres["avg_num_values"], genres["count"]) == (2, 1.5, 90)
-    assert stats[names.EVAL]["age"]["num_non_missing"] == EVAL_ROWS
+    raw = (root / "statistics" / "Split-train" / "FeatureStats.pb").read_bytes()
+    assert statistics_pb2.DatasetFeatureStatisticsList.FromString(raw).datasets[0].num_examples == ROWS
+    train = _feature_stats(root, names.TRAIN)
+    age, rating = train["age"].num_stats, train["rating"].num_stats
+    assert (age.min, age.max, age.mean, age.median, age.common_stats.num_missing) == (20, 40, 30, 30, 0)
+    # rating: 15 each of 0, 2 and 4, and 15 missing (null, as ingest writes a missing value).
+    assert (rating.common_stats.num_missing, rating.common_stats.tot_num_values, rating.num_zeros) == (15, 45, 15)
+    assert (rating.min, rating.max, rating.mean) == (0.0, 4.0, 2.0)
+    assert rating.std_dev == pytest.approx(math.sqrt(8 / 3))
+    assert train["rating"].type == statistics_pb2.FeatureNameStatistics.FLOAT
+    quantiles = [h for h in rating.histograms if h.type == statistics_pb2.Histogram.QUANTILES]
+    assert len(quantiles) == 1 and len(quantiles[0].buckets) == 10
+    gender, genres = train["gender"].string_stats, train["genres"].string_stats.common_stats
+    assert (gender.unique, gender.avg_length, gender.top_values[0].value, gender.top_values[0].frequency) == (2, 1.0, "M", 40)
+    assert (genres.max_num_values, genres.avg_num_values, genres.tot_num_values) == (2, 1.5, 90)
+    assert _feature_stats(root, names.EVAL)["age"].num_stats.common_stats.num_non_missing == EVAL_ROWS
     assert figures[names.META_ROWS] == {names.TRAIN: ROWS, names.EVAL: EVAL_ROWS}
     assert (figures["features"], figures["anomalies"], figures["blocking_anomalies"]) == (5, 0, 0)
-
-
-def test_feature_stats_pb_is_tfdv_statistics_in_tfx_layout(validated):
-    root, _ = validated
-    raw = (root / "statistics" / "Split-train" / "FeatureStats.pb").read_bytes()
-    dataset = statistics_pb2.DatasetFeatureStatisticsList.FromString(raw).datasets[0]
-    assert (dataset.name, dataset.num_examples) == (names.TRAIN, ROWS)
-    features = {feature.path.step[0]: feature for feature in dataset.features}
-    rating = features["rating"]
-    assert rating.type == statistics_pb2.FeatureNameStatistics.FLOAT
-    assert rating.num_stats.common_stats.num_missing == 15 and rating.num_stats.mean == pytest.approx(2.0)
-    quantiles = [h for h in rating.num_stats.histograms if h.type == statistics_pb2.Histogram.QUANTILES]
-    assert len(quantiles) == 1 and len(quantiles[0].buckets) == 10
-    gender = features["gender"].string_stats
-    assert (gender.unique, gender.top_values[0].value, gender.top_values[0].frequency) == (2, "M", 40)
-    assert executor.load_statistics(str(root / "statistics"), names.EVAL).datasets[0].num_examples == EVAL_ROWS
+    for split in names.SPLITS:  # TFDV's Anomalies proto, as ExampleValidator writes it
+        raw = (root / "statistics" / f"Split-{split}" / executor.ANOMALIES_PROTO_FILE).read_bytes()
+        assert not anomalies_pb2.Anomalies.FromString(raw).anomaly_info
 
 
 def test_schema_has_scalar_required_features_and_small_string_domains(validated):
@@ -93,8 +89,12 @@ def test_schema_has_scalar_required_features_and_small_string_domains(validated)
         assert features[name].presence.min_fraction == 1.0
     for name in ("rating", "genres"):
         assert not features[name].HasField("shape"), name
-        assert features[name].presence.min_count == 1 and features[name].presence.min_fraction == 0
-    assert (features["genres"].value_count.min, features["genres"].value_count.max) == (1, 2)
+        assert features[name].presence.min_count == 1
+    # rating is missing in a quarter of train's examples; genres is in every one.
+    assert (features["rating"].presence.min_fraction, features["genres"].presence.min_fraction) == (0, 1)
+    assert features["genres"].value_count.min == 1
+    # Numbers may range one train range beyond train's: age 20 to 40 in train, 0 to 60 allowed.
+    assert (features["age"].int_domain.min, features["age"].int_domain.max) == (0, 60)
     domains = {domain.name: list(domain.value) for domain in schema.string_domain}
     assert domains[features["gender"].domain] == ["F", "M"]
     assert not features["user_id"].domain and "user_id" not in domains
@@ -164,7 +164,8 @@ def test_warnings_are_reported_without_failing(tmp_path):
     assert set(warnings) == {"unknown_value", "new_column", "out_of_range"}
     assert not any(a["blocking"] for a in warnings.values())
     assert warnings["unknown_value"]["feature"] == "gender"
-    assert "5 values outside train's 2 known values, e.g. 'X'" in warnings["unknown_value"]["message"]
+    assert "eval: column 'gender': " in warnings["unknown_value"]["message"]
+    assert "X (~25%)" in warnings["unknown_value"]["message"]
     assert warnings["new_column"]["feature"] == "extra"
     assert "far outside train's 20 to 40" in warnings["out_of_range"]["message"]
     assert (figures["anomalies"], figures["blocking_anomalies"]) == (3, 0)

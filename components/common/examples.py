@@ -1,7 +1,9 @@
 """Reading and writing split examples: `Split-<name>/data_tfrecord-*.gz`, as TFX's ExampleGen.
 
-Columns travel as Arrow list arrays (one list per example, empty or null when missing), the
-form tfx-bsl encodes to and decodes from `tf.Example` in C++.
+Columns travel as Arrow list arrays (one list per example, null when missing), the form tfx-bsl
+encodes to and decodes from `tf.Example` in C++. A missing value is written as a feature without
+values (decoded as null), never as an empty list: TFDV counts the first as missing and the second
+as present with no values.
 """
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,7 +31,7 @@ def _example_type(value_type: pa.DataType) -> pa.DataType:
 
 
 def to_list_array(array: pa.Array) -> pa.Array:
-    """Wraps a flat column as one-value lists, with nulls becoming missing features."""
+    """Wraps a flat column as one-value lists, with nulls becoming null lists (missing features)."""
     if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
         return array.cast(pa.list_(_example_type(array.type.value_type)))
     array = array.cast(_example_type(array.type))
@@ -37,7 +39,7 @@ def to_list_array(array: pa.Array) -> pa.Array:
     values = array.filter(valid)
     lengths = pc.cast(valid, pa.int32())
     offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(lengths)])
-    return pa.ListArray.from_arrays(offsets, values)
+    return pa.ListArray.from_arrays(offsets, values, mask=pc.invert(valid))
 
 
 def write_split(table: pa.Table, artifact_uri: str, split: str, shards: int = 1) -> int:

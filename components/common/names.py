@@ -26,7 +26,6 @@ MAX_TEXT_LENGTH = 2048  # characters of a string feature's value
 # Files inside artifacts.
 SCHEMA_FILE = "schema.pbtxt"
 FEATURE_STATS_FILE = "FeatureStats.pb"
-STATISTICS_JSON = "statistics.json"
 ANOMALIES_FILE = "anomalies.json"
 BLESSING_FILE = "blessing.json"
 EVAL_RESULT_FILE = "evaluation.json"
