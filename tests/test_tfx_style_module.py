@@ -103,3 +103,41 @@ def test_transform_learns_the_vocabularies_from_train(trained, churn):
     assert {v.decode() for v in output.vocabulary_by_name("plan")} == {"basic", "standard", "premium"}
     assert set(output.transformed_feature_spec()) == {"age", "monthly_spend", "support_calls", "plan", "region",
                                                       "churned"}
+
+
+def test_the_tfx_module_runs_through_the_kfp_components_under_kfp_local(churn, tmp_path):
+    """The same module file through the transform and train KFP components, each its own
+    process (kfp.local's SubprocessRunner), inputs imported from the churn fixture's folders."""
+    import warnings
+
+    import tensorflow as tf
+    from kfp import dsl, local
+
+    from kubetfx.components.train import component as train_component
+    from kubetfx.components.transform import component as transform_component
+
+    transform_op, train_op = transform_component.build("kubetfx-test"), train_component.build("kubetfx-test")
+
+    @dsl.pipeline
+    def tfx_style(examples_uri: str, schema_uri: str, module_file: str) -> dsl.Model:
+        raw = dsl.importer(artifact_uri=examples_uri, artifact_class=dsl.Dataset, reimport=False)
+        raw_schema = dsl.importer(artifact_uri=schema_uri, artifact_class=dsl.Artifact, reimport=False)
+        transformed = transform_op(examples=raw.output, schema=raw_schema.output, module_file=module_file,
+                                   beam_pipeline_args=[])
+        trained = train_op(transformed_examples=transformed.outputs["transformed_examples"],
+                           transform_graph=transformed.outputs["transform_graph"], schema=raw_schema.output,
+                           module_file=module_file, train_steps=TRAIN_STEPS, eval_steps=EVAL_STEPS,
+                           hyperparameters={}, custom_config={}, model_contract=False)
+        return trained.outputs["model"]
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"), raise_on_error=True)
+    with warnings.catch_warnings():
+        # The steps run in this environment, whatever image the components name.
+        warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+        run = tfx_style(examples_uri=str(churn / "examples"), schema_uri=str(churn / "schema"), module_file=MODULE_FILE)
+    model = run.output
+    records, labels = _held_out(churn)
+    loaded = tf.saved_model.load(train.serving_model_dir(model.path))
+    logits = loaded.signatures["serving_default"](examples=tf.constant(records))["logits"].numpy().ravel()
+    assert float(((logits > 0) == (labels == 1)).mean()) >= ACCURACY_BAR
+    assert model.metadata["signatures"] == ["serving_default"]

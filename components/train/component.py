@@ -17,6 +17,7 @@ def train(
     model_run: Output[Artifact],
     metrics: Output[Metrics],
     report: Output[Markdown],
+    model_contract: bool = True,
 ):
     """Calls the module file's run_fn(fn_args) with TFX's FnArgs and checks the exported model.
 
@@ -36,6 +37,8 @@ def train(
         model_run: TensorBoard logs of the run.
         metrics: Last-epoch training and validation metrics.
         report: Signatures, metrics and wall time.
+        model_contract: Require the recommender's signatures (serving_default, score_catalogue,
+            catalogue); off, any SavedModel in fn_args.serving_model_dir will do.
     """
     import os
 
@@ -45,7 +48,7 @@ def train(
     # The environment tells a worker of a Vertex AI custom job its place in the cluster.
     figures = executor.run(transformed_examples.path, transform_graph.path, schema.path, module_file,
                            model.path, model_run.path, report.path, train_steps, eval_steps,
-                           hyperparameters, custom_config, environ=os.environ)
+                           hyperparameters, custom_config, environ=os.environ, model_contract=model_contract)
     log_metrics(metrics, figures.pop("metrics"))
     record(model, figures)
     record(report, figures)
