@@ -17,6 +17,7 @@ from kubetfx.serving.request_log import RequestLogger, hash_user
 
 SALT = b"a-salt-for-tests-only-0123456789"
 FEATURES = ("user_id", "age", "gender", "occupation")
+RECENT_ITEMS = "recent_items"  # the reference model's optional list input
 NEW_CATALOGUE = ["new-a", "new-b", "new-c", "new-d", "new-e"]
 MAX_INSTANCES, MAX_BODY_BYTES = 8, 20_000
 
@@ -119,7 +120,27 @@ def test_the_v2_protocol_answers_tensors_and_describes_the_model(served, known_u
     assert outputs["item_ids"]["shape"] == [1, 4] and outputs["scores"]["datatype"] == "FP32"
     with urllib.request.urlopen(f"{served['url']}/v2/models/{names.SERVING_MODEL_NAME}", timeout=10) as response:
         metadata = json.load(response)
-    assert {tensor["name"] for tensor in metadata["inputs"]} == {*FEATURES, names.REQUEST_EXCLUDE}
+    assert {tensor["name"] for tensor in metadata["inputs"]} == {*FEATURES, RECENT_ITEMS, names.REQUEST_EXCLUDE}
+    assert next(t for t in metadata["inputs"] if t["name"] == RECENT_ITEMS)["shape"] == [-1, -1]
+
+
+def test_recent_items_in_the_request_change_the_answer(served, known_user):
+    """The reference model's optional `recent_items` (a shopper's session) replaces the user's
+    training history in the user tower: the same user with another session gets other items."""
+    _, plain, _ = _predict(served, [known_user])
+    session = plain["predictions"][0]["items"][-3:]
+    status, answer, _ = _predict(served, [{**known_user, RECENT_ITEMS: session}, {**known_user, RECENT_ITEMS: []}])
+    assert status == 200
+    with_session, empty = answer["predictions"]
+    assert with_session["items"] != plain["predictions"][0]["items"]
+    assert empty["items"] == plain["predictions"][0]["items"], "an empty session falls back to the training history"
+    inputs = [{"name": name, "shape": [1], "datatype": "INT64" if name == "age" else "BYTES", "data": [known_user[name]]}
+              for name in FEATURES] + [{"name": RECENT_ITEMS, "shape": [1, 4], "datatype": "BYTES", "data": [*session, ""]}]
+    status, v2, _ = _post(f"{served['url']}/v2/models/{names.SERVING_MODEL_NAME}/infer", {"inputs": inputs})
+    outputs = {output["name"]: output for output in v2["outputs"]}
+    assert status == 200 and outputs["item_ids"]["data"] == with_session["items"]
+    status, bad, _ = _predict(served, [{**known_user, RECENT_ITEMS: "50"}])
+    assert status == 400 and f"feature '{RECENT_ITEMS}' must be a list of item ids" in bad["error"]
 
 
 @pytest.mark.parametrize("mutate, status, message", [
@@ -238,6 +259,14 @@ def test_v2_tensors_are_checked_like_v1_instances():
                    InferInput("exclude", [2, 2], "BYTES", [["p1", ""], ["", ""]]), parameters={"k": 3})
     batch = instances.from_v2(good, features, 8, 10, 100)
     assert batch.columns == {"user_id": ["a", "b"], "age": [30, 40]} and batch.ks == [3, 3]
+    with_items = {**features, RECENT_ITEMS: "items"}
+    assert instances.from_v2(good, with_items, 8, 10, 100).columns == batch.columns  # optional: absent, left out
+    session = request(InferInput("user_id", [2], "BYTES", ["a", "b"]), InferInput("age", [2], "INT64", [30, 40]),
+                      InferInput(RECENT_ITEMS, [2, 2], "BYTES", [["p1", "p2"], ["p3", ""]]))
+    assert instances.from_v2(session, with_items, 8, 10, 100).columns[RECENT_ITEMS] == [["p1", "p2"], ["p3"]]
+    v1 = instances.from_v1({"instances": [{"user_id": "a", "age": 1, RECENT_ITEMS: ["p1"]}, {"user_id": "b", "age": 2}]},
+                           with_items, 8, 10, 100)
+    assert v1.columns[RECENT_ITEMS] == [["p1"], []]
     assert batch.excludes == [frozenset({"p1"}), frozenset()]
     bad = {
         "datatype INT64": request(InferInput("user_id", [1], "BYTES", ["a"]), InferInput("age", [1], "BYTES", ["30"])),

@@ -72,6 +72,10 @@ def _inputs(signature, user_features: pd.DataFrame) -> tuple[dict, list[str]]:
     inputs, defaulted = {}, []
     for name, spec in sorted(specs.items()):
         default = _DEFAULTS.get(spec.dtype.name, 0)
+        if spec.shape.rank == 2:  # a list input (e.g. a session's recent items): optional, fed empty
+            inputs[name] = (np.full((len(user_features), 0), default, dtype=object if spec.dtype.name == "string"
+                                    else spec.dtype.as_numpy_dtype), spec.dtype)
+            continue
         if name not in user_features.columns:
             defaulted.append(name)
             column = pd.Series([None] * len(user_features), dtype=object)

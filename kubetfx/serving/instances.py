@@ -10,13 +10,13 @@ import math
 from kserve.errors import InvalidInput
 
 from kubetfx.components.common import names
-from kubetfx.serving.loaded import INTEGER, NUMBER, STRING, Batch
+from kubetfx.serving.loaded import INTEGER, ITEMS, NUMBER, OPTIONAL_KINDS, STRING, Batch
 
 _INT64 = (-(2 ** 63), 2 ** 63 - 1)
 _V2_TYPES = {STRING: ("BYTES",), INTEGER: ("INT64", "INT32", "INT16", "INT8", "UINT32", "UINT16", "UINT8"),
              NUMBER: ("FP32", "FP64", "INT64", "INT32", "INT16", "INT8")}
 _V2_WANTED = {STRING: "BYTES", INTEGER: "INT64 (or another integer type)", NUMBER: "FP32 (or another number type)"}
-_KIND_WORDS = {STRING: "a string", INTEGER: "an integer", NUMBER: "a number"}
+_KIND_WORDS = {STRING: "a string", INTEGER: "an integer", NUMBER: "a number", ITEMS: "a list of item ids (strings), optional"}
 
 
 def from_v1(body, features: dict[str, str], max_instances: int, default_k: int, max_k: int) -> Batch:
@@ -36,10 +36,19 @@ def from_v1(body, features: dict[str, str], max_instances: int, default_k: int, 
     for index, instance in enumerate(instances):
         _check_fields(index, instance, features)
         for name, kind in features.items():
-            columns[name].append(_value(index, name, instance[name], kind))
+            columns[name].append(_value(index, name, instance[name], kind) if name in instance else None)
         ks.append(_k(f"instance {index}", instance.get(names.REQUEST_K, min(default_k, max_k)), max_k))
         excludes.append(_exclude(index, instance.get(names.REQUEST_EXCLUDE, [])))
-    return Batch(columns, ks, excludes)
+    return Batch(_optional_lists(columns, features), ks, excludes)
+
+
+def _optional_lists(columns: dict, features: dict[str, str]) -> dict:
+    """Optional list features: left out when no instance gives one, else [] where one is absent."""
+    for name, kind in features.items():
+        if kind in OPTIONAL_KINDS:
+            given = any(value is not None for value in columns[name])
+            columns[name] = [[] if value is None else value for value in columns[name]] if given else None
+    return {name: values for name, values in columns.items() if values is not None}
 
 
 def _check_count(count: int, max_instances: int) -> None:
@@ -60,7 +69,7 @@ def _check_names(given, features: dict[str, str], optional: tuple[str, ...], whe
     if unknown:
         raise InvalidInput(f"{where}unknown {unknown_word} '{unknown[0]}'; the model takes {_listed(features)} "
                            f"and optionally {' and '.join(repr(name) for name in optional)}")
-    missing = sorted(set(features) - set(given))
+    missing = sorted({name for name, kind in features.items() if kind not in OPTIONAL_KINDS} - set(given))
     if missing:
         raise InvalidInput(f"{where}missing {missing_word} '{missing[0]}'; the model needs {_listed(features)}")
 
@@ -78,6 +87,8 @@ def _is_kind(value, kind: str) -> bool:
         return False
     if kind == STRING:
         return isinstance(value, str)
+    if kind == ITEMS:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
     if kind == INTEGER:
         return isinstance(value, int) and _INT64[0] <= value <= _INT64[1]
     return isinstance(value, (int, float)) and math.isfinite(value)
@@ -111,8 +122,9 @@ def from_v2(request, features: dict[str, str], max_instances: int, default_k: in
     """Checks a v2 `InferRequest`: one [batch] tensor per feature, optional `exclude`, `k` as a parameter."""
     inputs = {tensor.name: tensor for tensor in request.inputs}
     _check_names(inputs, features, (names.REQUEST_EXCLUDE,), "", "input", "input")
-    columns = {name: _v2_column(inputs[name], kind) for name, kind in features.items()}
-    count = len(next(iter(columns.values())))
+    columns = {name: _v2_items(inputs[name]) if kind == ITEMS else _v2_column(inputs[name], kind)
+               for name, kind in features.items() if name in inputs}
+    count = len(next(iter(columns.values()))) if columns else 0
     if count == 0 or any(len(values) != count for values in columns.values()):
         raise InvalidInput(f"every input must hold the same number of instances, at least one; got "
                            f"{ {name: len(values) for name, values in columns.items()} }")
@@ -139,6 +151,18 @@ def _v2_column(tensor, kind: str) -> list:
     if not all(_is_kind(value, kind) for value in values):
         raise InvalidInput(f"input '{tensor.name}' must hold {_KIND_WORDS[kind].split(' ', 1)[1]}s only")
     return values
+
+
+def _v2_items(tensor) -> list[list[str]]:
+    """An optional list input: BYTES of shape [batch, m], item ids padded with empty strings."""
+    shape = list(tensor.shape)
+    if tensor.datatype != "BYTES" or len(shape) != 2:
+        raise InvalidInput(f"input '{tensor.name}' must be BYTES of shape [batch, m] (item ids, padded with empty "
+                           f"strings); got {tensor.datatype} {shape}")
+    values = [value.decode("utf-8") if isinstance(value, bytes) else str(value) for value in _flat(tensor.data)]
+    if len(values) != shape[0] * shape[1]:
+        raise InvalidInput(f"input '{tensor.name}' has {len(values)} values for shape {shape}")
+    return [[item for item in values[row * shape[1]:(row + 1) * shape[1]] if item] for row in range(shape[0])]
 
 
 def _v2_excludes(tensor, count: int) -> list[frozenset[str]]:

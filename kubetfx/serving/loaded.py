@@ -12,6 +12,8 @@ from kubetfx.components.common import names
 from kubetfx.components.common.errors import ServingError
 
 STRING, INTEGER, NUMBER = "string", "integer", "number"
+ITEMS = "items"  # a [batch, m] string input: a list of item ids per instance (e.g. recent items), optional
+OPTIONAL_KINDS = (ITEMS,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +59,8 @@ class LoadedModel:
         self._recommend = self._saved.signatures[names.SIGNATURE_RECOMMEND]
         self._score = self._saved.signatures[names.SIGNATURE_SCORE_CATALOGUE]
         self._specs = self._recommend.structured_input_signature[1]
-        self.features = {name: _kind(spec.dtype) for name, spec in sorted(self._specs.items())}
+        self.features = {name: ITEMS if spec.shape.rank == 2 and spec.dtype.name == "string" else _kind(spec.dtype)
+                         for name, spec in sorted(self._specs.items())}
         catalogue = self._saved.signatures[names.SIGNATURE_CATALOGUE]()["item_ids"].numpy()
         self.catalogue = [item.decode("utf-8") for item in catalogue]
         self._position = {item: index for index, item in enumerate(self.catalogue)}
@@ -68,14 +71,21 @@ class LoadedModel:
 
     def example_batch(self) -> Batch:
         """One instance of neutral values, for warming up and for health checks."""
-        neutral = {STRING: "", INTEGER: 0, NUMBER: 0.0}
+        neutral = {STRING: "", INTEGER: 0, NUMBER: 0.0, ITEMS: []}
         return Batch({name: [neutral[kind]] for name, kind in self.features.items()}, [1], [frozenset()])
 
     def recommend(self, batch: Batch) -> list[Recommendation]:
         """Top-k items per instance, best first, without the items each instance excludes."""
         import tensorflow as tf
 
-        inputs = {name: tf.constant(values, dtype=self._specs[name].dtype) for name, values in batch.columns.items()}
+        inputs = {name: tf.constant(values, dtype=self._specs[name].dtype) for name, values in batch.columns.items()
+                  if self.features[name] != ITEMS}
+        for name in (name for name, kind in self.features.items() if kind == ITEMS):
+            # Lists padded with "" to the longest; an instance without one sends an empty list.
+            lists = batch.columns.get(name) or [[]] * len(batch)
+            width = max(len(values) for values in lists)
+            inputs[name] = tf.constant([list(values) + [""] * (width - len(values)) for values in lists],
+                                       dtype=tf.string, shape=[len(batch), width])
         # The model's own top-K answers as long as it holds k items beyond the exclusions;
         # otherwise the whole catalogue is scored and ranked here.
         if all(k + len(excluded) <= self.top_k for k, excluded in zip(batch.ks, batch.excludes)):

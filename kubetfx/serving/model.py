@@ -13,11 +13,11 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from kubetfx.components.common import names
 from kubetfx.serving import instances
 from kubetfx.serving.config import ServeConfig
-from kubetfx.serving.loaded import INTEGER, NUMBER, STRING, Batch, LoadedModel, Recommendation
+from kubetfx.serving.loaded import INTEGER, ITEMS, NUMBER, STRING, Batch, LoadedModel, Recommendation
 from kubetfx.serving.request_log import RequestLogger
 
 VERSION_HEADER = "x-model-version"
-_V2_DATATYPES = {STRING: "BYTES", INTEGER: "INT64", NUMBER: "FP32"}
+_V2_DATATYPES = {STRING: "BYTES", INTEGER: "INT64", NUMBER: "FP32", ITEMS: "BYTES"}
 
 
 class RecommenderModel(kserve.Model):
@@ -36,7 +36,7 @@ class RecommenderModel(kserve.Model):
 
     def get_input_types(self) -> list[dict]:
         """v2 model metadata: one [batch] tensor per feature, and the optional exclusions."""
-        features = [{"name": name, "datatype": _V2_DATATYPES[kind], "shape": [-1]}
+        features = [{"name": name, "datatype": _V2_DATATYPES[kind], "shape": [-1, -1] if kind == ITEMS else [-1]}
                     for name, kind in self.current.features.items()]
         return features + [{"name": names.REQUEST_EXCLUDE, "datatype": "BYTES", "shape": [-1, -1]}]
 

@@ -1,12 +1,26 @@
 """The reference recommender's module file, written exactly as a user writes theirs for TFX:
 `preprocessing_fn(inputs)` for Transform and `run_fn(fn_args)` for Trainer.
 
-The model retrieves over the whole catalogue: a user tower (id, gender, occupation, age) makes a
-user vector, and a softmax layer whose weights are the item embeddings scores every item. The
-exported SavedModel takes raw user features (the transform graph is inside it) and follows the
-kubetfx model contract: `serving_default` (top-K item ids and scores), `score_catalogue`
-(a score for every catalogue item) and `catalogue` (the item ids those scores refer to).
+A two-tower retrieval model (YouTube-DNN style):
+
+- the user tower pools the embeddings of the items in the user's history (their train items,
+  the most recent `max_history` of them, looked up by user id from a table saved in the model;
+  or the `recent_items` a request sends, a shopper's session) and adds the user's features (age,
+  gender, occupation), then a hidden layer;
+- the item tower is the item id's embedding plus the item's features (genres, release year);
+- training is a softmax over the other items of the batch (in-batch negatives) with the logQ
+  correction (each logit minus the log of the item's share of train interactions), so a step
+  costs batch × batch, never batch × catalogue; the target item is left out of its own history;
+- a lazy Adam updates only the embedding rows a batch uses (the whole-table update Keras' Adam
+  does on sparse gradients is what made the old model's steps grow with the data).
+
+The exported SavedModel takes raw user features (the transform graph is inside it) and an
+optional `recent_items` ([batch, m] item ids, padded with ""), and follows the kubetfx model
+contract: `serving_default` (top-K item ids and scores), `score_catalogue` (a score for every
+catalogue item) and `catalogue` (the item ids those scores refer to). A row of `recent_items`
+with no known item falls back to the user's training history.
 """
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx_bsl.public import tfxio
@@ -14,19 +28,29 @@ from tfx_bsl.public import tfxio
 USER_ID = "user_id"
 ITEM_ID = "item_id"
 AGE = "age"
+GENRES = "genres"
+RELEASE_YEAR = "release_year"
+TIMESTAMP = "timestamp"
+RECENT_ITEMS = "recent_items"  # serving input: the items of a session, newest last
 CATEGORICAL_USER_FEATURES = ("gender", "occupation")
 USER_RAW_FEATURES = (USER_ID, AGE) + CATEGORICAL_USER_FEATURES
 AGE_BUCKETS = 6
+YEAR_BUCKETS = 8
 ITEM_VOCABULARY = "item_id"
 
 DEFAULT_HYPERPARAMETERS = {
-    "batch_size": 256,
-    "epochs": 8,
-    "embedding_dim": 48,
-    "hidden_units": 128,
-    "dropout": 0.3,
-    "learning_rate": 0.002,
+    "batch_size": 512,
+    "epochs": 5,
+    "embedding_dim": 64,
+    "hidden_units": 256,
+    "feature_dim": 16,
+    "max_history": 200,
+    "history_dropout": 0.3,
+    "temperature": 0.2,
+    "logq": 1.3,
+    "learning_rate": 0.003,
     "top_k": 100,
+    "seed": 0,
 }
 
 
@@ -42,7 +66,9 @@ def _dense(feature, default):
 
 
 def preprocessing_fn(inputs):
-    """Vocabularies for ids and categories (analysed over train only), age bucketised."""
+    """Vocabularies for ids and categories (analysed over train only), age and release year
+    bucketised, genres as a list of vocabulary indices, the timestamp passed through (it orders
+    each user's history)."""
     outputs = {
         USER_ID: tft.compute_and_apply_vocabulary(_dense(inputs[USER_ID], ""), num_oov_buckets=1, vocab_filename=USER_ID),
         ITEM_ID: tft.compute_and_apply_vocabulary(_dense(inputs[ITEM_ID], ""), num_oov_buckets=1, vocab_filename=ITEM_VOCABULARY),
@@ -52,6 +78,15 @@ def preprocessing_fn(inputs):
             outputs[name] = tft.compute_and_apply_vocabulary(_dense(inputs[name], ""), num_oov_buckets=1, vocab_filename=name)
     if AGE in inputs:
         outputs[AGE] = tft.bucketize(tf.cast(_dense(inputs[AGE], 0), tf.float32), AGE_BUCKETS)
+    if GENRES in inputs:
+        genres = inputs[GENRES]
+        if not isinstance(genres, tf.sparse.SparseTensor):
+            genres = tf.sparse.from_dense(tf.reshape(genres, [tf.shape(genres)[0], -1]))
+        outputs[GENRES] = tft.compute_and_apply_vocabulary(genres, num_oov_buckets=1, vocab_filename=GENRES)
+    if RELEASE_YEAR in inputs:
+        outputs[RELEASE_YEAR] = tft.bucketize(tf.cast(_dense(inputs[RELEASE_YEAR], 0), tf.float32), YEAR_BUCKETS)
+    if TIMESTAMP in inputs:
+        outputs[TIMESTAMP] = tf.cast(_dense(inputs[TIMESTAMP], 0), tf.int64)
     return outputs
 
 
@@ -64,39 +99,6 @@ def _user_inputs(tft_output):
     return [name for name in USER_RAW_FEATURES if name in feature_spec]
 
 
-def build_model(tft_output, hp: dict) -> tf.keras.Model:
-    """The user tower and the catalogue softmax, built from the transform output's vocabularies."""
-    inputs, embedded = {}, []
-    for name in _user_inputs(tft_output):
-        size = AGE_BUCKETS + 1 if name == AGE else _vocabulary_size(tft_output, name)
-        width = hp["embedding_dim"] if name == USER_ID else 8
-        inputs[name] = tf.keras.Input(shape=(), dtype=tf.int64, name=name)
-        embedded.append(tf.keras.layers.Embedding(size, width, name=f"{name}_embedding")(inputs[name]))
-    user = tf.keras.layers.Concatenate()(embedded)
-    user = tf.keras.layers.Dropout(hp["dropout"])(user)
-    user = tf.keras.layers.Dense(hp["hidden_units"], activation="relu")(user)
-    user = tf.keras.layers.Dense(hp["embedding_dim"], name="user_vector")(user)
-    logits = tf.keras.layers.Dense(_vocabulary_size(tft_output, ITEM_VOCABULARY), name="item_embeddings")(user)
-    model = tf.keras.Model(inputs, logits)
-    model.compile(
-        optimizer=tf.keras.optimizers.Adam(hp["learning_rate"]),
-        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[tf.keras.metrics.SparseTopKCategoricalAccuracy(k=10, name="top10_accuracy")],
-    )
-    return model
-
-
-def _dataset(fn_args, files, tft_output, batch_size):
-    options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=ITEM_ID)
-    dataset = fn_args.data_accessor.tf_dataset_factory(files, options, tft_output.transformed_metadata.schema)
-    wanted = _user_inputs(tft_output)
-    # Each worker keeps every N-th batch: sharding by file (TensorFlow's default) fails when a split
-    # has fewer files than there are workers, as small splits do.
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.map(lambda features, label: ({k: features[k] for k in wanted}, label)).with_options(options)
-
-
 def hyperparameters(overrides: dict | None) -> dict:
     """The defaults with the run's overrides, cast to the defaults' types (KFP passes every
     number in a dict parameter as a float)."""
@@ -106,22 +108,247 @@ def hyperparameters(overrides: dict | None) -> dict:
     return merged
 
 
+# --- what the model needs to know about users and items, read once from the train split ------
+
+def read_columns(fn_args, files, tft_output, columns) -> dict:
+    """The transformed split's `columns` as numpy: one value per example, lists as (rows, values) pairs."""
+    options = tfxio.TensorFlowDatasetOptions(batch_size=65_536, shuffle=False, num_epochs=1)
+    dataset = fn_args.data_accessor.tf_dataset_factory(files, options, tft_output.transformed_metadata.schema)
+    spec = tft_output.transformed_feature_spec()
+    wanted = [name for name in columns if name in spec]
+    parts = {name: [] for name in wanted}
+    offset = 0
+    for batch in dataset:
+        size = int(tf.shape(batch[ITEM_ID])[0])
+        for name in wanted:
+            value = batch[name]
+            if isinstance(value, tf.sparse.SparseTensor) and not isinstance(spec[name], tf.io.FixedLenFeature):
+                if name == GENRES:  # a list per example: keep (row, value) pairs
+                    parts[name].append((value.indices[:, 0].numpy() + offset, value.values.numpy()))
+                    continue
+                value = _dense(value, -1)
+            parts[name].append(_dense(value, -1).numpy())
+        offset += size
+    columns = {}
+    for name, chunks in parts.items():
+        if name == GENRES:
+            columns[name] = (np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])) if chunks else None
+        else:
+            columns[name] = np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
+    return columns
+
+
+def build_tables(train: dict, tft_output, hp: dict) -> dict:
+    """Each user's history (their latest `max_history` train items, -1 padded; the OOV user's row
+    is empty), each item's features, and log(q): each item's share of train interactions."""
+    users, items = _vocabulary_size(tft_output, USER_ID), _vocabulary_size(tft_output, ITEM_VOCABULARY)
+    user, item = train[USER_ID].astype(np.int64), train[ITEM_ID].astype(np.int64)
+    when = train[TIMESTAMP] if TIMESTAMP in train else np.zeros(len(user), np.int64)
+    order = np.lexsort((np.arange(len(user)), when, user))  # by user, then time: the latest last
+    user_sorted, item_sorted = user[order], item[order]
+    counts = np.bincount(user_sorted, minlength=users)
+    ends = np.cumsum(counts)
+    position_from_end = ends[user_sorted] - np.arange(len(user_sorted)) - 1  # 0 for a user's latest item
+    length = hp["max_history"]
+    keep = position_from_end < length
+    history = np.full((users, length), -1, np.int32)
+    slot = np.minimum(counts[user_sorted], length) - 1 - position_from_end
+    history[user_sorted[keep], slot[keep]] = item_sorted[keep]
+    history[users - 1] = -1  # the OOV bucket: unknown users have no history
+    item_counts = np.bincount(item, minlength=items).astype(np.float64)
+    log_q = np.log(np.maximum(item_counts, 1.0) / max(item_counts.sum(), 1.0)).astype(np.float32)
+    tables = {"history": history, "log_q": log_q}
+    if train.get(GENRES) is not None:
+        rows, values = train[GENRES]
+        genre_count = _vocabulary_size(tft_output, GENRES)
+        multi_hot = np.zeros((items, genre_count), np.float32)
+        multi_hot[item[rows], values] = 1.0
+        tables["genres"] = multi_hot / np.maximum(multi_hot.sum(axis=1, keepdims=True), 1.0)
+    if RELEASE_YEAR in train:
+        year = np.zeros(items, np.int64)
+        year[item] = train[RELEASE_YEAR]
+        tables["release_year"] = year
+    return tables
+
+
+# --- the model --------------------------------------------------------------------------------
+
+class LazyAdam(tf.keras.optimizers.Adam):
+    """Adam whose sparse updates (embedding rows) touch only the rows in the batch, as TF Addons'
+    LazyAdam: Keras' Adam decays every row's moments on every step, so a step would cost the
+    whole table; dense variables are updated as Adam does."""
+
+    def update_step(self, gradient, variable):
+        if not isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable)
+        lr = tf.cast(self.learning_rate, variable.dtype)
+        step = tf.cast(self.iterations + 1, variable.dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, variable.dtype), tf.cast(self.beta_2, variable.dtype)
+        alpha = lr * tf.sqrt(1 - tf.pow(beta_2, step)) / (1 - tf.pow(beta_1, step))
+        key = self._var_key(variable)
+        m, v = self._momentums[self._index_dict[key]], self._velocities[self._index_dict[key]]
+        rows = gradient.indices  # deduplicated by the optimizer before update_step
+        m_rows = tf.gather(m, rows) * beta_1 + gradient.values * (1 - beta_1)
+        v_rows = tf.gather(v, rows) * beta_2 + tf.square(gradient.values) * (1 - beta_2)
+        m.scatter_update(tf.IndexedSlices(m_rows, rows))
+        v.scatter_update(tf.IndexedSlices(v_rows, rows))
+        variable.scatter_sub(tf.IndexedSlices(alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon), rows))
+
+
+class TwoTower(tf.keras.Model):
+    """User tower (history + user features) and item tower (id + item features), trained with an
+    in-batch softmax; validation scores the whole catalogue (loss and top-10 accuracy)."""
+
+    def __init__(self, tables: dict, user_features: dict, hp: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.hp = dict(hp)
+        items, dim = tables["log_q"].shape[0], hp["embedding_dim"]
+        self.item_count = items
+        def init(offset):  # one initializer per table: a shared unseeded one gives both the same values
+            return tf.keras.initializers.RandomNormal(stddev=0.05, seed=hp["seed"] * 10 + offset)
+        self.history_table = tf.Variable(tables["history"], trainable=False, name="history")
+        self.log_q = tf.Variable(tables["log_q"], trainable=False, name="log_q")
+        self.item_embedding = tf.keras.layers.Embedding(items, dim, embeddings_initializer=init(1), name="item_embedding")
+        # The history's own item embeddings (+1 row: padding), as YouTube-DNN's watch vectors.
+        self.history_embedding = tf.keras.layers.Embedding(items + 1, dim, embeddings_initializer=init(2),
+                                                           name="history_embedding")
+        self.item_genres = None
+        if "genres" in tables:
+            self.item_genres = tf.Variable(tables["genres"], trainable=False, name="item_genres")
+            self.genre_projection = tf.keras.layers.Dense(dim, use_bias=False, name="genre_projection")
+        self.item_year = None
+        if "release_year" in tables:
+            self.item_year = tf.Variable(tables["release_year"], trainable=False, name="item_year")
+            self.year_embedding = tf.keras.layers.Embedding(YEAR_BUCKETS + 1, dim, name="year_embedding")
+        self.user_feature_names = sorted(user_features)
+        self.user_feature_embeddings = {
+            name: tf.keras.layers.Embedding(size, hp["feature_dim"], name=f"{name}_embedding")
+            for name, size in sorted(user_features.items())}
+        self.hidden = tf.keras.layers.Dense(hp["hidden_units"], activation="relu", name="hidden")
+        self.user_vector = tf.keras.layers.Dense(dim, name="user_vector")
+        self.loss_tracker = tf.keras.metrics.Mean(name="loss")
+        self.top10_tracker = tf.keras.metrics.Mean(name="top10_accuracy")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.top10_tracker]
+
+    def item_vectors(self, items):
+        vectors = self.item_embedding(items)
+        if self.item_genres is not None:
+            vectors += self.genre_projection(tf.gather(self.item_genres, items))
+        if self.item_year is not None:
+            vectors += self.year_embedding(tf.gather(self.item_year, items))
+        return vectors
+
+    def user_vectors(self, features, history, training=False, target=None):
+        """`history`: [batch, length] item indices, -1 where there is none; `target`, in training
+        and validation, is left out of the history."""
+        history = tf.cast(history, tf.int64)
+        mask = history >= 0
+        if target is not None:
+            mask &= history != tf.cast(target, tf.int64)[:, None]
+        if training and self.hp["history_dropout"] > 0:
+            mask &= tf.random.uniform(tf.shape(history)) >= self.hp["history_dropout"]
+        weights = tf.cast(mask, tf.float32)
+        embedded = self.history_embedding(tf.where(mask, history, self.item_count)) * weights[..., None]
+        pooled = tf.reduce_sum(embedded, axis=1) / tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1.0)
+        parts = [pooled] + [self.user_feature_embeddings[name](features[name]) for name in self.user_feature_names]
+        return self.user_vector(self.hidden(tf.concat(parts, axis=1)))
+
+    def stored_history(self, user_ids):
+        return tf.gather(self.history_table, tf.cast(user_ids, tf.int64))
+
+    def call(self, features, training=False):
+        """User vectors from transformed user features, with their stored history."""
+        return self.user_vectors(features, self.stored_history(features[USER_ID]), training=training)
+
+    def train_step(self, data):
+        features, items = data
+        items = tf.cast(items, tf.int64)
+        with tf.GradientTape() as tape:
+            users = self.user_vectors(features, self.stored_history(features[USER_ID]), training=True, target=items)
+            logits = tf.matmul(users, self.item_vectors(items), transpose_b=True) / self.hp["temperature"]
+            logits -= self.hp["logq"] * tf.gather(self.log_q, items)[None, :]
+            # Another row's copy of a row's own item is no negative for it.
+            duplicate = tf.equal(items[:, None], items[None, :]) & ~tf.eye(tf.shape(items)[0], dtype=tf.bool)
+            logits = tf.where(duplicate, tf.constant(-1e9, logits.dtype), logits)
+            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.range(tf.shape(items)[0]), logits)
+            loss = tf.reduce_mean(per_example)
+            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync  # gradients are summed over replicas
+        variables = self.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+    def test_step(self, data):
+        """Validation over the whole catalogue: its softmax loss and top-10 accuracy."""
+        features, items = data
+        items = tf.cast(items, tf.int64)
+        users = self.user_vectors(features, self.stored_history(features[USER_ID]), target=items)
+        logits = tf.matmul(users, self.item_vectors(tf.range(self.item_count, dtype=tf.int64)), transpose_b=True)
+        logits /= self.hp["temperature"]
+        self.loss_tracker.update_state(tf.nn.sparse_softmax_cross_entropy_with_logits(items, logits))
+        self.top10_tracker.update_state(tf.cast(tf.math.in_top_k(items, logits, 10), tf.float32))
+        return {"loss": self.loss_tracker.result(), "top10_accuracy": self.top10_tracker.result()}
+
+
+def build_model(tft_output, hp: dict, tables: dict) -> TwoTower:
+    sizes = {name: (AGE_BUCKETS + 1 if name == AGE else _vocabulary_size(tft_output, name))
+             for name in _user_inputs(tft_output) if name != USER_ID}
+    model = TwoTower(tables, sizes, hp)
+    # Built before fit, so that BackupAndRestore can restore into it.
+    model({name: tf.zeros([1], tf.int64) for name in [USER_ID, *sizes]})
+    model.item_vectors(tf.zeros([1], tf.int64))
+    model.compile(optimizer=LazyAdam(hp["learning_rate"], jit_compile=False))
+    return model
+
+
+def _train_dataset(train: dict, user_features: list, batch_size: int, seed: int):
+    features = {name: train[name] for name in [USER_ID, *user_features]}
+    dataset = tf.data.Dataset.from_tensor_slices((features, train[ITEM_ID]))
+    dataset = dataset.shuffle(len(train[ITEM_ID]), seed=seed, reshuffle_each_iteration=True)
+    return _sharded(dataset.repeat().batch(batch_size, drop_remainder=True).prefetch(2))
+
+
+def _eval_dataset(fn_args, tft_output, user_features: list, batch_size: int):
+    options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=ITEM_ID)
+    dataset = fn_args.data_accessor.tf_dataset_factory(fn_args.eval_files, options, tft_output.transformed_metadata.schema)
+    wanted = [USER_ID, *user_features]
+    return _sharded(dataset.map(lambda features, label: ({k: _dense(features[k], 0) for k in wanted}, _dense(label, 0))))
+
+
+def _sharded(dataset):
+    # Each worker keeps every N-th batch: sharding by file (TensorFlow's default) fails when a split
+    # has fewer files than there are workers, as small splits do.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
 def run_fn(fn_args):
-    """Trains the model on the transformed splits and exports the serving model."""
+    """Trains the model on the transformed splits and exports the serving model.
+
+    An epoch is one pass over the train split; `fn_args.train_steps` caps the steps of all
+    epochs together (TFX passes it; tests pass a few)."""
     hp = hyperparameters(fn_args.hyperparameters)
+    tf.keras.utils.set_random_seed(hp["seed"])
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     strategy = getattr(fn_args, "strategy", None) or tf.distribute.get_strategy()
     global_batch = hp["batch_size"] * strategy.num_replicas_in_sync
-    train = _dataset(fn_args, fn_args.train_files, tft_output, global_batch)
-    evaluation = _dataset(fn_args, fn_args.eval_files, tft_output, global_batch)
+    user_features = [name for name in _user_inputs(tft_output) if name != USER_ID]
+    train = read_columns(fn_args, fn_args.train_files, tft_output,
+                         [USER_ID, ITEM_ID, TIMESTAMP, GENRES, RELEASE_YEAR, *user_features])
+    tables = build_tables(train, tft_output, hp)
     with strategy.scope():
-        model = build_model(tft_output, hp)
+        model = build_model(tft_output, hp, tables)
     epochs = max(1, min(hp["epochs"], fn_args.train_steps))
+    batches_per_pass = max(1, len(train[ITEM_ID]) // global_batch)
     model.fit(
-        train,
+        _train_dataset(train, user_features, global_batch, hp["seed"]),
         epochs=epochs,
-        steps_per_epoch=max(1, fn_args.train_steps // epochs),
-        validation_data=evaluation,
+        steps_per_epoch=max(1, min(batches_per_pass, fn_args.train_steps // epochs)),
+        validation_data=_eval_dataset(fn_args, tft_output, user_features, global_batch),
         validation_steps=max(1, fn_args.eval_steps),
         callbacks=_callbacks(fn_args),
         verbose=2,
@@ -139,35 +366,57 @@ def _callbacks(fn_args) -> list:
     return callbacks
 
 
-def export_serving_model(model, tft_output, serving_model_dir: str, top_k: int) -> None:
-    """Saves the model with the transform graph inside, taking raw user features."""
-    model.tft_layer = tft_output.transform_features_layer()
-    raw_spec = tft_output.raw_feature_spec()
-    names = _user_inputs(tft_output)
-    signature = {name: tf.TensorSpec([None], raw_spec[name].dtype, name=name) for name in names}
-    catalogue = tf.constant(tft_output.vocabulary_by_name(ITEM_VOCABULARY))
-    catalogue_size = int(catalogue.shape[0])
-    k = min(top_k, catalogue_size)
+class _Serving(tf.Module):
+    """What the SavedModel holds: the towers, the transform graph, the catalogue's item vectors
+    (computed once here) and the item id → index table for `recent_items`."""
 
-    def scores(features):
-        raw = {name: _as_raw(features[name], raw_spec[name]) for name in names}
-        transformed = model.tft_layer(raw)
-        return model({name: transformed[name] for name in names}, training=False)[:, :catalogue_size]
+    def __init__(self, model: TwoTower, tft_output, top_k: int):
+        super().__init__()
+        self.model = model
+        self.tft_layer = tft_output.transform_features_layer()
+        catalogue = tft_output.vocabulary_by_name(ITEM_VOCABULARY)
+        self.catalogue = tf.constant(catalogue)
+        self.size = len(catalogue)
+        self.k = min(top_k, self.size)
+        self.item_vectors = tf.Variable(model.item_vectors(tf.range(self.size, dtype=tf.int64)), trainable=False)
+        self.item_index = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(self.catalogue, tf.range(self.size, dtype=tf.int64)), default_value=-1)
+        self.raw_spec = tft_output.raw_feature_spec()
+        self.names = _user_inputs(tft_output)
+        self.max_history = model.hp["max_history"]
+
+    def scores(self, features):
+        raw = {name: _as_raw(features[name], self.raw_spec[name]) for name in self.names}
+        transformed = self.tft_layer(raw)
+        user_features = {name: transformed[name] for name in self.names}
+        recent = self.item_index.lookup(features[RECENT_ITEMS])[:, -self.max_history:]
+        has_recent = tf.reduce_any(recent >= 0, axis=1, keepdims=True)
+        stored = tf.cast(self.model.stored_history(user_features[USER_ID]), tf.int64)
+        history = tf.concat([tf.where(has_recent, recent, -1), tf.where(has_recent, tf.constant(-1, tf.int64), stored)], axis=1)
+        users = self.model.user_vectors(user_features, history)
+        return tf.matmul(users, self.item_vectors, transpose_b=True) / self.model.hp["temperature"]
+
+
+def export_serving_model(model, tft_output, serving_model_dir: str, top_k: int) -> None:
+    """Saves the serving signatures, taking raw user features and the optional recent items."""
+    serving = _Serving(model, tft_output, top_k)
+    signature = {name: tf.TensorSpec([None], serving.raw_spec[name].dtype, name=name) for name in serving.names}
+    signature[RECENT_ITEMS] = tf.TensorSpec([None, None], tf.string, name=RECENT_ITEMS)
 
     @tf.function(input_signature=[signature])
     def score_catalogue(features):
-        return {"scores": scores(features)}
+        return {"scores": serving.scores(features)}
 
     @tf.function(input_signature=[signature])
     def recommend(features):
-        top = tf.math.top_k(scores(features), k=k)
-        return {"item_ids": tf.gather(catalogue, top.indices), "scores": top.values}
+        top = tf.math.top_k(serving.scores(features), k=serving.k)
+        return {"item_ids": tf.gather(serving.catalogue, top.indices), "scores": top.values}
 
     @tf.function(input_signature=[])
     def catalogue_ids():
-        return {"item_ids": catalogue}
+        return {"item_ids": serving.catalogue}
 
-    model.save(serving_model_dir, save_format="tf", signatures={
+    tf.saved_model.save(serving, serving_model_dir, signatures={
         "serving_default": recommend,
         "score_catalogue": score_catalogue,
         "catalogue": catalogue_ids,
