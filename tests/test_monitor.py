@@ -2,7 +2,6 @@
 distribution, skew in a request log, retraining through the hook, and the compiled pipeline."""
 import pathlib
 
-import numpy as np
 import pytest
 import yaml
 
@@ -124,13 +123,47 @@ def test_submitted_retraining_hands_the_new_data_to_kubetfx_submit():
         failing(retrain.RetrainRequest(interactions_uri="x"))
 
 
-def test_the_distances_are_tfdvs():
-    assert drift.jensen_shannon([1, 2, 3], [2, 4, 6]) == pytest.approx(0.0)
-    assert drift.jensen_shannon([1, 0], [0, 1]) == pytest.approx(1.0)
-    assert drift.l_infinity({"a": 0.5, "b": 0.5}, {"a": 0.8, "c": 0.2}) == pytest.approx(0.5)  # b: 0.5 against 0
-    reference = drift.Reference("age", drift.JENSEN_SHANNON, edges=np.array([0.0, 10.0, 20.0]), counts=np.array([5, 5]))
-    assert drift.distance(reference, np.array([5.0, 15.0])) == pytest.approx(0.0)
-    assert drift.distance(reference, np.array([25.0, 30.0])) == pytest.approx(1.0)  # all beyond training's range
+def _stats(age_buckets: dict, genders: dict) -> drift.Statistics:
+    """One dataset: age as a 10-wide-bucket histogram {low: count}, gender as {value: count}."""
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    stats = statistics_pb2.DatasetFeatureStatisticsList()
+    dataset = stats.datasets.add(num_examples=int(sum(age_buckets.values())))
+    age = dataset.features.add(type=statistics_pb2.FeatureNameStatistics.INT)
+    age.path.step.append("age")
+    age.num_stats.common_stats.num_non_missing = age.num_stats.common_stats.tot_num_values = dataset.num_examples
+    age.num_stats.common_stats.min_num_values = age.num_stats.common_stats.max_num_values = 1
+    age.num_stats.min, age.num_stats.max = min(age_buckets), max(age_buckets) + 10
+    histogram = age.num_stats.histograms.add(type=statistics_pb2.Histogram.STANDARD)
+    for low, count in sorted(age_buckets.items()):
+        histogram.buckets.add(low_value=low, high_value=low + 10, sample_count=count)
+    gender = dataset.features.add(type=statistics_pb2.FeatureNameStatistics.STRING)
+    gender.path.step.append("gender")
+    common = gender.string_stats.common_stats
+    common.num_non_missing = common.tot_num_values = int(sum(genders.values()))
+    common.min_num_values = common.max_num_values = 1
+    gender.string_stats.unique = len(genders)
+    for rank, (value, count) in enumerate(sorted(genders.items(), key=lambda item: -item[1])):
+        gender.string_stats.top_values.add(value=value, frequency=count)
+        gender.string_stats.rank_histogram.buckets.add(low_rank=rank, high_rank=rank, label=value, sample_count=count)
+    return stats
+
+
+def test_the_distances_are_tfdvs_comparators():
+    training = _stats({0: 5, 10: 5}, {"a": 5, "b": 5})
+    assert drift.metrics(training) == {"age": drift.JENSEN_SHANNON, "gender": drift.L_INFINITY}
+    thresholds = {"age": 0.1, "gender": 0.1}
+    for comparison in (drift.DRIFT, drift.SKEW):
+        same = drift.distances(training, _stats({0: 50, 10: 50}, {"a": 8, "b": 8}), thresholds, comparison)
+        assert same == pytest.approx({"age": 0.0, "gender": 0.0})
+        apart = drift.distances(training, _stats({20: 2}, {"a": 8, "c": 2}), thresholds, comparison)
+        assert apart == pytest.approx({"age": 1.0, "gender": 0.5})  # age: disjoint; gender: b's 0.5 against 0
+        # age as text in the batch: TFDV measures nothing, and that is as far apart as it gets
+        text = _stats({0: 5, 10: 5}, {"a": 5, "b": 5})
+        text.datasets[0].features[0].type = text.datasets[0].features[1].type
+        text.datasets[0].features[0].string_stats.CopyFrom(text.datasets[0].features[1].string_stats)
+        assert drift.distances(training, text, thresholds, comparison)["age"] == drift.UNMEASURED
+        assert drift.distances(training, _stats({0: 5}, {"a": 5}), {"gender": 0.1}, comparison) == {"gender": 0.5}
 
 
 # --- the pipeline ---------------------------------------------------------------------------

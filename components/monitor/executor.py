@@ -1,9 +1,10 @@
 """Monitor: is the data the model meets still the data it learned from?
 
 A batch (new interaction data, or serving's request log) is compared with training:
-- per feature, the distance to training's distribution from validate's statistics (Jensen-Shannon
-  divergence for numbers, L-infinity for categories, as TFDV's drift and skew comparators),
-  judged against that feature's threshold; only features with a threshold are judged, as in TFDV;
+- per feature, the distance between validate's statistics of training and TFDV's of the batch
+  (Jensen-Shannon divergence for numbers, L-infinity for categories, measured by TFDV's drift and
+  skew comparators), judged against that feature's threshold; only features with a threshold are
+  judged, as in TFDV;
 - the share of rows whose user, and whose item, training never saw;
 - for a request log, training-serving feature skew: requests whose features disagree with
   training's values for the same user (users are matched through the log's keyed hash).
@@ -38,12 +39,16 @@ def run(statistics_uri: str, examples_uri: str, source: sources.BatchSource, out
         raise MonitorError(f"outcomes '{outcomes_uri}' are judged against a request log; the batch is "
                            f"{source.kind.replace('_', ' ')}: pass the request log instead")
     watch = timing.Stopwatch()
-    references = _references(statistics_uri, config.thresholds)
+    training_stats, compared_by = _training_statistics(statistics_uri, config.thresholds)
     with timing.stage(names.TASK_MONITOR, f"reading the {source.kind.replace('_', ' ')} batch"):
         batch = sources.read_batch(source)
         training = sources.read_training(examples_uri, sorted(config.thresholds))
-    comparison = "skew" if batch.kind == sources.REQUEST_LOG else "drift"
-    features = [_feature(name, references[name], batch, float(threshold), comparison)
+    comparison = drift.SKEW if batch.kind == sources.REQUEST_LOG else drift.DRIFT
+    with timing.stage(names.TASK_MONITOR, f"TFDV statistics of the batch and its {comparison} from training"):
+        batch_stats = validate.generate_statistics({BATCH_SPLIT: validate.table_source(batch.table)}, output_uri)
+        distances = drift.distances(training_stats, batch_stats[BATCH_SPLIT], config.thresholds, comparison)
+    values = drift.value_counts(batch_stats[BATCH_SPLIT])
+    features = [_feature(name, compared_by[name], distances[name], float(threshold), comparison, values.get(name, 0))
                 for name, threshold in sorted(config.thresholds.items())]
     result = {
         "source": batch.kind, "rows": batch.rows, "features": features,
@@ -58,31 +63,29 @@ def run(statistics_uri: str, examples_uri: str, source: sources.BatchSource, out
         source.interactions_uri if batch.kind == sources.INTERACTIONS else ""
     result["retrain"] = bool(result["verdict"] == DRIFT and train_on and config.allow_retrain)
     result["retrain_run"] = _retrain(retrain, source, result, train_on) if result["retrain"] and retrain else None
-    _write(output_uri, report_path, batch, result)
+    _write(output_uri, report_path, result)
     result[names.META_WALL_SECONDS] = watch.seconds
     return result
 
 
-def _references(statistics_uri: str, thresholds: dict) -> dict[str, drift.Reference]:
+def _training_statistics(statistics_uri: str, thresholds: dict) -> tuple[drift.Statistics, dict[str, str]]:
+    """Validate's statistics of train, and the metric each of its features is compared by."""
     try:
-        references = drift.references(validate.load_statistics(statistics_uri, names.TRAIN))
+        stats = validate.load_statistics(statistics_uri, names.TRAIN)
     except Exception as error:
         raise MonitorError(f"cannot read training statistics under '{statistics_uri}' (validate's statistics "
                            f"artifact, with {names.SPLIT_PREFIX}{names.TRAIN}/{names.FEATURE_STATS_FILE}): {error}") from None
-    unknown = sorted(set(thresholds) - set(references))
+    compared_by = drift.metrics(stats)
+    unknown = sorted(set(thresholds) - set(compared_by))
     if unknown:
         raise MonitorError(f"thresholds name {unknown}, which training's statistics do not have; "
-                           f"features with statistics: {sorted(references)}")
-    return references
+                           f"features with statistics: {sorted(compared_by)}")
+    return stats, compared_by
 
 
-def _feature(name: str, reference: drift.Reference, batch: sources.Batch, threshold: float, comparison: str) -> dict:
-    values = sources.values(batch.table, name)
-    if reference.metric == drift.JENSEN_SHANNON and values.dtype.kind not in "fi":
-        values = np.array([])  # a number in training, text in the batch: as far apart as it gets
-    distance = drift.distance(reference, values)
-    return {"feature": name, "comparison": comparison, "metric": reference.metric, "distance": round(distance, 4),
-            "threshold": threshold, "exceeded": distance > threshold, "values": int(len(values))}
+def _feature(name: str, metric: str, distance: float, threshold: float, comparison: str, values: int) -> dict:
+    return {"feature": name, "comparison": comparison, "metric": metric, "distance": round(distance, 4),
+            "threshold": threshold, "exceeded": distance > threshold, "values": int(values)}
 
 
 def _unknown(values: np.ndarray, known: set[str]) -> tuple[int, int]:
@@ -159,9 +162,7 @@ def _retrain(retrain: Retrainer, source: sources.BatchSource, result: dict, inte
         return retrain(request)
 
 
-def _write(output_uri: str, report_path: str, batch: sources.Batch, result: dict) -> None:
-    summary = validate.summarise(batch.table)
-    validate.write_statistics(output_uri, BATCH_SPLIT, validate.statistics_proto(BATCH_SPLIT, batch.rows, summary))
+def _write(output_uri: str, report_path: str, result: dict) -> None:
     fs.write_json(fs.join(output_uri, names.MONITOR_RESULT_FILE), result)
     png = concept.plot_png(result["online"]) if result.get("online") else b""
     if png:

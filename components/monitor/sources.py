@@ -10,7 +10,6 @@ import json
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kubetfx.components.common import examples, fs, names, timing
 from kubetfx.components.common.errors import MonitorError
@@ -136,18 +135,8 @@ def _well_formed(record) -> bool:
 
 
 def _list_table(table: pa.Table) -> pa.Table:
-    """Columns as list arrays of tf.Example's types, as ingest writes and validate summarises them."""
+    """Columns as list arrays of tf.Example's types, as ingest writes them and TFDV reads them."""
     return pa.table({name: examples.to_list_array(table.column(name).combine_chunks()) for name in table.column_names})
-
-
-def values(table: pa.Table, name: str) -> np.ndarray:
-    """All values of a column (multi-valued ones flattened): floats for numbers, str for text."""
-    if name not in table.column_names:
-        return np.array([])
-    flat = pc.list_flatten(table.column(name).combine_chunks())
-    if pa.types.is_binary(flat.type) or pa.types.is_string(flat.type):
-        return flat.cast(pa.large_string()).to_numpy(zero_copy_only=False).astype(str)
-    return flat.to_numpy(zero_copy_only=False).astype(np.float64)
 
 
 def read_training(examples_uri: str, features: list[str]) -> Training:
