@@ -92,8 +92,9 @@ def infer_schema(train: Statistics) -> schema_pb2.Schema:
 
     - A feature always present with one value is a scalar (an empty shape, not TFDV's [1]): TFT
       and TFXIO then give [batch] tensors, the shape the model contract's raw features have.
-    - Numbers get a domain of train's range widened by its width on each side, so that TFDV
-      flags values far outside it (and not every value a little beyond).
+    - Numbers get a domain of train's range widened by its width on each side (not below zero
+      where train has no negative value), so that TFDV flags values far outside train's range
+      and not every value a little beyond it.
     """
     return tfdv.infer_schema(train, max_string_domain_size=MAX_DOMAIN_SIZE,
                              schema_transformations=[_scalars, _expected_ranges])
@@ -122,7 +123,8 @@ def _expected_ranges(schema: schema_pb2.Schema, train: statistics_pb2.DatasetFea
 
 def _widened(low: float, high: float) -> tuple[float, float]:
     margin = (high - low) or abs(high) or 1.0
-    return low - margin, high + margin
+    # A sign train never had is far outside too: a negative age or price is a bug, not drift.
+    return (low - margin if low < 0 else max(low - margin, 0.0)), high + margin
 
 
 def is_required(feature: schema_pb2.Feature) -> bool:
