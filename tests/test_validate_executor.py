@@ -125,6 +125,10 @@ def _age_as_text(table):
     return table.set_column(table.schema.get_field_index("age"), "age", pa.array(["20"] * table.num_rows))
 
 
+def _rating_never_present(table):
+    return table.set_column(table.schema.get_field_index("rating"), "rating", pa.array([None] * table.num_rows, pa.float32()))
+
+
 def _no_rows(table):
     return table.slice(0, 0)
 
@@ -140,6 +144,7 @@ def _age_multi_valued(table):
 
 @pytest.mark.parametrize("break_eval, kind, expected", [
     (_drop_age, "missing_column", "eval: column 'age' is missing"),
+    (_rating_never_present, "missing_column", "eval: column 'rating' is missing"),
     (_age_as_text, "type_change", "eval: column 'age' is BYTES, expected INT as in train"),
     (_no_rows, "empty_split", "eval: the split has no examples"),
     (_gender_sometimes_missing, "required_missing", "eval: column 'gender' is missing in 10 of 20 examples"),

@@ -137,6 +137,9 @@ def is_required(feature: schema_pb2.Feature) -> bool:
 # TFDV's anomaly types as kubetfx's kinds, and whether they stop the run.
 _KINDS = {
     "SCHEMA_MISSING_COLUMN": ("missing_column", True),
+    # A column with no value in any example, or in fewer than the schema's min_count (1).
+    "FEATURE_TYPE_NOT_PRESENT": ("missing_column", True),
+    "FEATURE_TYPE_LOW_NUMBER_PRESENT": ("missing_column", True),
     "UNEXPECTED_DATA_TYPE": ("type_change", True),
     "SCHEMA_NEW_COLUMN": ("new_column", False),
     "ENUM_TYPE_UNEXPECTED_STRING_VALUES": ("unknown_value", False),
@@ -144,8 +147,8 @@ _KINDS = {
                     ("out_of_range", False)),
 }
 # What TFDV reports when a feature is absent from, or has other value counts than, its schema.
-_PRESENCE_TYPES = {"INVALID_FEATURE_SHAPE", "FEATURE_TYPE_LOW_FRACTION_PRESENT", "FEATURE_TYPE_LOW_NUMBER_PRESENT",
-                   "FEATURE_TYPE_NOT_PRESENT", "FEATURE_TYPE_LOW_NUMBER_VALUES", "FEATURE_TYPE_HIGH_NUMBER_VALUES"}
+_PRESENCE_TYPES = {"INVALID_FEATURE_SHAPE", "FEATURE_TYPE_LOW_FRACTION_PRESENT", "FEATURE_TYPE_LOW_NUMBER_VALUES",
+                   "FEATURE_TYPE_HIGH_NUMBER_VALUES"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,7 +204,7 @@ def _message(split: _Split, name: str, feature: schema_pb2.Feature | None, kind:
     where = f"{split.name}: column '{name}'"
     stats = _features(split.stats).get(name)
     if kind == "missing_column":
-        return f"{where} is missing (no example has it), expected as in train"
+        return f"{where} is missing (no example has a value), expected as in train"
     if kind == "type_change":
         return f"{where} is {_type_name(stats)}, expected {schema_pb2.FeatureType.Name(feature.type)} as in train"
     if kind == "required_missing":
