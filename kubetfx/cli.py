@@ -29,6 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--serving-root", default="build/serving/recommender", help="where blessed models are pushed")
     run.add_argument("--module-file", default=None, help="module file with preprocessing_fn and run_fn")
     run.add_argument("--train-steps", type=int, default=None)
+    run.add_argument("--runner", choices=["docker", "subprocess"], default="subprocess",
+                     help="docker: each step in IMAGE's container through kfp.local's DockerRunner (DOCKER_HOST), "
+                          "as on a cluster; subprocess: each step in this environment (quicker to iterate)")
+    run.add_argument("--image", default="", help="with --runner docker: the step image, best by digest "
+                                                  "(`make run` builds it and passes it)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=JSON",
                      help="any other pipeline parameter, e.g. --param 'thresholds={\"ndcg@10\": 0.2}'")
 
@@ -321,8 +326,11 @@ def _run(args) -> int:
     if args.train_steps:
         arguments["train_steps"] = args.train_steps
     arguments = _typed_arguments(arguments, args.param)
-    recommender = pipeline.create_pipeline(Images(repo="local"))
-    summary = local_runner.run(recommender, arguments, args.run_dir)
+    in_containers = args.runner == "docker"
+    if in_containers and not args.image:
+        raise SystemExit("kubetfx run: --runner docker needs --image (`make run` builds the image and passes it)")
+    recommender = pipeline.create_pipeline(Images(repo="local", every_step=args.image))
+    summary = local_runner.run(recommender, arguments, args.run_dir, in_containers=in_containers)
     print(local_runner.format_summary(summary))
     print(f"summary: {pathlib.Path(args.run_dir) / local_runner.SUMMARY_FILE}")
     return 0 if summary["status"] == "succeeded" else 1
