@@ -252,3 +252,21 @@ def test_the_popularity_fast_path_matches_scoring_the_whole_catalogue():
     fast = ranking.rank_by_popularity(catalogue, data, (5, 40))
     np.testing.assert_array_equal(fast.top_items, slow.top_items)
     assert fast.summary == slow.summary and (fast.top_items == -1).any()
+
+
+def test_a_tampered_champion_fails_the_champion_gate_naming_the_file(tmp_path, tiny):
+    from kubetfx.components.common import integrity
+
+    model = save_table_model(tmp_path / "model", ["u1", "u2"], ITEMS, np.array([[0, 9, 8, 1, 1], [9, 0, 1, 1, 1]], np.float32))
+    root = tmp_path / "serving"
+    champion = save_table_model(root / "1", ["u1", "u2"], ITEMS, np.array([[0, 9, 8, 1, 1], [9, 0, 1, 1, 1]], np.float32))
+    integrity.write_manifest(str(champion), {"version": "1"})
+    fs.write_json(serving.pointer_path(str(root)), {"version": "1", "model_dir": "1"})
+    untouched = _run(tmp_path / "first", model, tiny, serving_root=str(root))
+    assert next(g for g in untouched["gates"] if g["name"] == "champion")["passed"]
+    with open(root / "1" / "saved_model.pb", "ab") as f:  # one byte appended after push
+        f.write(b"\0")
+    result = _run(tmp_path / "second", model, tiny, serving_root=str(root))
+    gate = next(g for g in result["gates"] if g["name"] == "champion")
+    assert not gate["passed"] and "IntegrityError" in gate["reason"] and "'saved_model.pb' changed" in gate["reason"]
+    assert result[names.META_BLESSED] is False

@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from kubetfx.components.common import fs, names, serving, timing
+from kubetfx.components.common import fs, integrity, names, serving, timing
 from kubetfx.components.common.errors import KubetfxError
 from kubetfx.components.evaluate import data as eval_data
 from kubetfx.components.evaluate import ranking, report, scoring, slices, tfma_metrics
@@ -128,6 +128,9 @@ def _champion(serving_root: str, data, top_k) -> tuple[ranking.Ranking | None, s
     model_dir = latest.get("model_dir", "")
     try:
         with timing.stage(names.TASK_EVALUATE, f"ranking with the blessed model {model_dir}"):
+            # A champion whose files changed since push is no yardstick: refused naming the file,
+            # which fails the champion gate (a version pushed before manifests loads unchecked).
+            integrity.verify(model_dir)
             scorer = scoring.CatalogueScorer(model_dir, data.user_features)
             return ranking.rank(scorer, scorer.catalogue, data.interactions, top_k), "", model_dir
     except Exception as error:  # noqa: BLE001 - reported in the champion gate, which then fails
