@@ -6,6 +6,7 @@ Then the local files the run reads go to the pipeline root (google-cloud-storage
 the run go to the service. Configuration comes in typed (`RunConfig`, `KfpConfig`, `VertexConfig`);
 nothing here reads the environment.
 """
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -449,6 +450,37 @@ def submit_vertex(run: RunConfig, config: VertexConfig, revision: str, now: date
                   storage_client: Callable[[], object], sleep=time.sleep) -> int:
     """Starts a Vertex AI pipeline job from the (Vertex) spec, or schedules it."""
     check_vertex(run, config)
+    with _google_credentials(config.project):
+        return _submit_vertex(run, config, revision, now, storage_client, sleep)
+
+
+@contextlib.contextmanager
+def _google_credentials(project: str):
+    """google-auth's own errors name neither the step nor the fix: without Application Default
+    Credentials (or with expired ones) say what failed and how to log in."""
+    from google.auth import exceptions
+
+    try:
+        yield
+    except exceptions.DefaultCredentialsError as error:
+        raise SubmitError(
+            f"submitting to Vertex AI (project '{project}') needs Google Cloud credentials and none were found "
+            f"({_first_line(error)}). Run `gcloud auth application-default login`, or set "
+            "GOOGLE_APPLICATION_CREDENTIALS to a service account key file, then submit again") from None
+    except exceptions.RefreshError as error:
+        raise SubmitError(
+            f"the Google Cloud credentials found could not be refreshed for project '{project}' "
+            f"({_first_line(error)}): they may have expired. Run `gcloud auth application-default login` again, "
+            "or check the key file GOOGLE_APPLICATION_CREDENTIALS names") from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
+
+
+def _submit_vertex(run: RunConfig, config: VertexConfig, revision: str, now: datetime.datetime,
+                   storage_client: Callable[[], object], sleep) -> int:
     submission = prepare(run, revision, now, VERTEX_CRON_FIELDS)
     if submission.uploads:
         upload_files(submission.uploads, storage_client())

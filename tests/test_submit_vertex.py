@@ -170,3 +170,20 @@ def test_the_cli_refuses_a_local_pipeline_root_for_vertex(spec, capsys):
 
 def _no_storage():
     raise AssertionError("nothing here is to be uploaded to storage")
+
+
+def test_no_google_credentials_is_one_message_saying_how_to_log_in(spec, vertex_api, monkeypatch, tmp_path, capsys):
+    """No Application Default Credentials (here: the key file the environment names is absent, which
+    google-auth finds out without the network): what failed and the two ways to fix it, no traceback."""
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "absent-key.json"))
+    with pytest.raises(SubmitError) as raised:
+        submit.submit_vertex(_run(spec), _config(credentials=None), "abc1234", NOW, storage_client=_no_storage)
+    message = str(raised.value)
+    assert "Vertex AI" in message and "test-project" in message and "absent-key.json" in message
+    assert "gcloud auth application-default login" in message and "GOOGLE_APPLICATION_CREDENTIALS" in message
+    assert vertex_api["created"] == []  # nothing was sent
+    assert cli.main(["submit", "--target", "vertex", "--spec", str(spec), "--project", "test-project",
+                     "--region", "us-central1", "--pipeline-root", "gs://a/r", "--interactions", "gs://d/i.csv",
+                     "--serving-root", "gs://m/r"]) == 2
+    err = capsys.readouterr().err
+    assert "gcloud auth application-default login" in err and "Traceback" not in err
