@@ -4,7 +4,7 @@ import json
 import pathlib
 import sys
 
-from kubetfx import deploy_cli
+from kubetfx.commands import promote, recommend, rollback
 from kubetfx.version import __version__
 
 DEFAULT_IMAGE_REPO = "localhost:5000"
@@ -67,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="products in the catalogue at every size (default: one per 60 interactions, growing with the data)")
     bench.add_argument("--evaluate-sizes", default="", help="eval example counts for evaluate vs model.evaluate, e.g. 25000,1000000")
     _add_serve_arguments(commands)
-    deploy_cli.add_arguments(commands)  # recommend, promote, rollback
+    for command in (recommend, promote, rollback):
+        command.add_arguments(commands)
     _add_monitor_arguments(commands)
     _add_submit_arguments(commands)
     return parser
@@ -214,8 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     from kubetfx.components.common.errors import KubetfxError
 
     try:
-        return {"run": _run, "compile": _compile, "generate": _generate, "bench": _bench,
-                "serve": _serve, "monitor": _monitor, "submit": _submit, **deploy_cli.COMMANDS}[args.command](args)
+        handlers = {"run": _run, "compile": _compile, "generate": _generate, "bench": _bench,
+                    "serve": _serve, "monitor": _monitor, "submit": _submit}
+        handlers.update({command.NAME: command.main for command in (recommend, promote, rollback)})
+        return handlers[args.command](args)
     except KubetfxError as error:
         print(f"kubetfx: {error}", file=sys.stderr)
         return 2

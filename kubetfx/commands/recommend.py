@@ -1,16 +1,14 @@
-"""`kubetfx recommend`, `kubetfx promote` and `kubetfx rollback`: deploying and maintaining a
-pushed model from the command line (README, "Batch recommendations" and "Safe rollout").
-
-Kept apart from `cli.py` so that the commands' flags and handlers live together; `cli.py` only
-registers them. Nothing heavy is imported before a command runs.
-"""
+"""`kubetfx recommend`: the top-k of a pushed model for many users, to Parquet (README, "Batch
+recommendations")."""
 import argparse
+
+NAME = "recommend"
 
 
 def add_arguments(commands) -> None:
     from kubetfx.components.batch_recommend.executor import BatchRecommendConfig
 
-    recommend = commands.add_parser("recommend", help="write the top-k of the blessed model for many users to Parquet")
+    recommend = commands.add_parser(NAME, help="write the top-k of the blessed model for many users to Parquet")
     source = recommend.add_mutually_exclusive_group(required=True)
     source.add_argument("--serving-root", help="use the version LATEST points to under this serving root")
     source.add_argument("--model-dir", help="use this SavedModel folder")
@@ -24,25 +22,8 @@ def add_arguments(commands) -> None:
     recommend.add_argument("--out", required=True, help="Parquet file to write (local or gs://)")
     recommend.add_argument("--report", default="", help="also write a Markdown report here (default: beside --out)")
 
-    promote = commands.add_parser("promote", help="point LATEST at a pushed version (atomically; nothing is deleted)")
-    promote.add_argument("--serving-root", required=True, help="where push puts blessed models")
-    promote.add_argument("--version", required=True, help="the version folder to serve")
-    rollback = commands.add_parser("rollback", help="point LATEST back at the version before it (nothing is deleted)")
-    rollback.add_argument("--serving-root", required=True, help="where push puts blessed models")
 
-
-COMMANDS = {}
-
-
-def _command(name: str):
-    def register(function):
-        COMMANDS[name] = function
-        return function
-    return register
-
-
-@_command("recommend")
-def _recommend(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     from kubetfx.components.batch_recommend import executor
     from kubetfx.components.common.errors import ServingError
     from kubetfx.serving.loaded import LoadedModel
@@ -67,25 +48,4 @@ def _recommend(args: argparse.Namespace) -> int:
           f"(model version {figures['model_version']}, {figures['users_per_second']:,} users/s"
           + (f"; {figures['users_not_in_table']:,} listed users lack features" if figures["users_not_in_table"] else "")
           + f"); report: {report}")
-    return 0
-
-
-@_command("promote")
-def _promote(args: argparse.Namespace) -> int:
-    from kubetfx.components.common import rollout
-
-    pointer = rollout.promote(args.serving_root, args.version)
-    print(f"LATEST under {args.serving_root} now names version {pointer['version']} "
-          f"(was {pointer['previous_version']}, which is kept)")
-    return 0
-
-
-@_command("rollback")
-def _rollback(args: argparse.Namespace) -> int:
-    from kubetfx.components.common import rollout
-
-    pointer = rollout.rollback(args.serving_root)
-    print(f"LATEST under {args.serving_root} rolled back to version {pointer['version']} "
-          f"(from {pointer['previous_version']}, which is kept; `kubetfx promote --version "
-          f"{pointer['previous_version']}` moves it back)")
     return 0
