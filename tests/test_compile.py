@@ -158,3 +158,17 @@ def test_several_workers_on_kubeflow_make_train_a_tfjob_launcher(tmp_path):
     assert launcher["image"] == f"registry.example.com/team/kubetfx:{cli.__version__}", "the launcher needs no GPU"
     assert "resources" not in launcher
     assert train["inputs"]["artifacts"]["transform_graph"]["taskOutputArtifact"]["producerTask"] == names.TASK_TRANSFORM
+
+
+def test_push_takes_token_canary_and_the_runs_lineage_from_the_pipeline(compiled):
+    from kfp import dsl
+
+    spec = yaml.safe_load(compiled.read_text())
+    inputs = spec["root"]["inputDefinitions"]["parameters"]
+    assert inputs["require_token"]["defaultValue"] is False  # no token unless asked for
+    assert inputs["canary_traffic_percent"]["defaultValue"] == 0  # no canary unless asked for
+    push = _tasks(spec)[names.TASK_PUSH]["inputs"]["parameters"]
+    for name in ("require_token", "canary_traffic_percent", "interactions_uri", "users_uri", "items_uri"):
+        assert push[name]["componentInputParameter"] == f"pipelinechannel--{name}", name
+    assert push["run_id"]["runtimeValue"]["constant"] == dsl.PIPELINE_JOB_ID_PLACEHOLDER
+    assert push["run_name"]["runtimeValue"]["constant"] == dsl.PIPELINE_JOB_NAME_PLACEHOLDER

@@ -335,3 +335,60 @@ def test_on_cloud_storage_the_pointer_is_replaced_only_at_the_generation_read(mo
     with pytest.raises(serving.PointerMoved, match="'3'"):
         serving.replace_latest("gs://bucket/serving", {"version": "2", "model_dir": "2"}, "1")
     assert json.loads(objects["serving/LATEST"][0])["version"] == "3"
+
+
+def test_the_push_component_passes_token_canary_and_lineage_to_the_executor(tmp_path, saved_model):
+    """The thin KFP interface, called as KFP calls it: the token and canary reach the KServe manifest,
+    the run id, the data URIs and the blessing's metrics reach the version's MANIFEST.json."""
+    import shutil
+    import types
+
+    import yaml
+
+    from kubetfx.components.common import integrity
+    from kubetfx.components.push import component, manifests
+    from kubetfx.components.train.executor import serving_model_dir
+
+    model_uri = tmp_path / "model_artifact"
+    shutil.copytree(saved_model, serving_model_dir(str(model_uri)))
+    blessing = tmp_path / "blessing"
+    fs.write_json(str(blessing / names.BLESSING_FILE), {"blessed": True, "gates": [], "metrics": {"ndcg@10": 0.31}})
+
+    def artifact(path):
+        return types.SimpleNamespace(path=str(path), metadata={})
+
+    pushed = artifact(tmp_path / "pushed")
+    root = tmp_path / "serving"
+    component.push(model=artifact(model_uri), blessing=artifact(blessing), serving_root=str(root), serving_image="img",
+                   pushed_model=pushed, report=artifact(tmp_path / "report.md"), require_token=True,
+                   canary_traffic_percent=10, run_id="run-123", run_name="recommender-20260102",
+                   interactions_uri="gs://data/interactions.csv", users_uri="gs://data/users.csv")
+    version = pushed.metadata["version"]
+    lineage = integrity.verify(str(root / version), require=True)["lineage"]
+    assert lineage["run"] == {"id": "run-123", "name": "recommender-20260102"}
+    assert lineage["data"] == {"interactions_uri": "gs://data/interactions.csv", "users_uri": "gs://data/users.csv"}
+    assert lineage["metrics"] == {"ndcg@10": 0.31} and lineage["version"] == version
+    predictor = yaml.safe_load((tmp_path / "pushed" / names.INFERENCE_SERVICE_FILE).read_text())["spec"]["predictor"]
+    assert predictor["canaryTrafficPercent"] == 10
+    assert predictor["containers"][0]["args"][-2:] == ["--auth-token-file", manifests.TOKEN_SECRET_FILE]
+
+
+def test_by_default_the_component_asks_for_no_token_and_no_canary(tmp_path, saved_model):
+    import shutil
+    import types
+
+    import yaml
+
+    from kubetfx.components.push import component
+    from kubetfx.components.train.executor import serving_model_dir
+
+    model_uri = tmp_path / "model_artifact"
+    shutil.copytree(saved_model, serving_model_dir(str(model_uri)))
+
+    def artifact(path):
+        return types.SimpleNamespace(path=str(path), metadata={})
+
+    component.push(model=artifact(model_uri), blessing=artifact(_blessing(tmp_path, True)), serving_root=str(tmp_path / "s"),
+                   serving_image="img", pushed_model=artifact(tmp_path / "pushed"), report=artifact(tmp_path / "r.md"))
+    predictor = yaml.safe_load((tmp_path / "pushed" / names.INFERENCE_SERVICE_FILE).read_text())["spec"]["predictor"]
+    assert "canaryTrafficPercent" not in predictor and "--auth-token-file" not in predictor["containers"][0]["args"]

@@ -84,6 +84,8 @@ def run(model_dir: str, examples_uri: str, evaluation_uri: str, blessing_uri: st
         "relevant_outside_catalogue": _share_outside(data.interactions.eval_items, scorer.catalogue),
         "defaulted_inputs": scorer.defaulted_inputs,
     }
+    # The headline metrics travel with the blessing, so that push records them in the version's lineage.
+    result["blessing"]["metrics"] = _headline(result)
     result["wall_seconds"] = watch.seconds
     fs.write_json(fs.join(evaluation_uri, names.EVAL_RESULT_FILE), result)
     fs.write_json(fs.join(blessing_uri, names.BLESSING_FILE), result["blessing"])

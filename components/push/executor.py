@@ -38,6 +38,12 @@ def read_blessing(blessing_uri: str) -> dict:
     return fs.read_json(path)
 
 
+def run_lineage(run_id: str = "", run_name: str = "", **data_uris: str) -> dict:
+    """The lineage a pipeline run adds to the manifest: which run made the model and from what data
+    (empty URIs, tables the run did not have, are left out). The metrics come from the blessing."""
+    return {"run": {"id": run_id, "name": run_name}, "data": {name: uri for name, uri in data_uris.items() if uri}}
+
+
 def run(model_dir: str, blessing_uri: str, serving_root: str, report_path: str, version: str = "",
         deploy_uri: str = "", deploy: manifests.DeployConfig | None = None,
         stale_seconds: float = STALE_SECONDS, lineage: dict | None = None) -> dict:
@@ -71,7 +77,7 @@ def run(model_dir: str, blessing_uri: str, serving_root: str, report_path: str, 
         # Every file's SHA-256 and where the model came from (`lineage`: run, data, metrics), for
         # whoever loads the version to check (components/common/integrity.py).
         integrity.write_manifest(target, {"version": version, "source_model_dir": model_dir, "blessing": blessing,
-                                          **(lineage or {})})
+                                          "metrics": blessing.get("metrics", {}), **(lineage or {})})
         deployment = manifests.write(deploy_uri, target, version, deploy) if deploy else {}
         pointer = {
             "version": version,

@@ -61,6 +61,8 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
         thresholds: dict = {},
         request_log_root: str = "",
         request_log_salt_uri: str = "",
+        require_token: bool = False,
+        canary_traffic_percent: int = 0,
     ):
         """Trains, evaluates and pushes a product recommendation model (TFX steps on KFP).
 
@@ -89,6 +91,10 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
                 manifests push leaves; empty: no request log.
             request_log_salt_uri: The salt user ids are hashed with in that log: a gs:// object, or
                 /etc/kubetfx/request-log-salt/salt on KServe with the Secret kubetfx-request-log-salt.
+            require_token: The KServe manifest push writes makes the server require a bearer token from
+                the Secret kubetfx-serving-token; false: no token (the cluster's own auth only).
+            canary_traffic_percent: The share of traffic (1-99) KServe gives the new version while the
+                previous one keeps the rest; 0: all of it once ready.
         """
         ingest = ingest_op(interactions_uri=interactions_uri, users_uri=users_uri, items_uri=items_uri,
                            split_method=split_method, eval_fraction=eval_fraction, seed=seed)
@@ -112,7 +118,11 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
         with dsl.If(evaluate.outputs["Output"] == True, name="blessed"):  # noqa: E712 (KFP condition)
             push = push_op(model=train.outputs["model"], blessing=evaluate.outputs["blessing"],
                            serving_root=serving_root, request_log_root=request_log_root,
-                           request_log_salt_uri=request_log_salt_uri)
+                           request_log_salt_uri=request_log_salt_uri, require_token=require_token,
+                           canary_traffic_percent=canary_traffic_percent,
+                           # The lineage in the version's MANIFEST.json: this run and its data.
+                           run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+                           interactions_uri=interactions_uri, users_uri=users_uri, items_uri=items_uri)
             push.set_caching_options(False)
             if batch_recommend:
                 with dsl.If(users_uri != "", name="users-table-given"):
