@@ -4,8 +4,15 @@
 # otherwise the message says what to install.
 set -euo pipefail
 missing=()
+installed() {  # by Debian's package database, or, on other systems, by a command of the same name
+    if command -v dpkg-query >/dev/null; then
+        dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+    else
+        case "$1" in util-linux|coreutils) true ;; *) command -v "$1" >/dev/null ;; esac
+    fi
+}
 for package in "$@"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    installed "$package" || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

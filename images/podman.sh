@@ -24,6 +24,8 @@ need_podman() {
 # included) through a bind mount, so no certificate is written into an image.
 configure() {
     need_podman
+    # Rootless podman keeps its own configuration under ~/.config/containers: nothing to write here.
+    [ "$(id -u)" = 0 ] || return 0
     local conf=/etc/containers/containers.conf
     if [ ! -f "$conf" ] || ! grep -q "$MARK" "$conf"; then
         [ -f "$conf" ] && cp "$conf" "$conf.before-kubetfx"

@@ -36,8 +36,8 @@ mirror() {  # the Debian mirror apt already uses on this host
 
 need_root_tools() {
     [ "$(id -u)" = 0 ] || die "building and entering the Debian 13 root needs root (debootstrap, chroot, mount).
-  Without root: use a distribution with glibc 2.39 or newer (Debian 13, Ubuntu 24.04), or Docker/podman
-  (README, 'Where it runs')."
+  Without root: use a machine whose glibc is 2.39 or newer (Debian 13, Ubuntu 24.04), where \`make install\`
+  makes a native .venv (README, 'Where it runs')."
     "$HERE/host-tools.sh" debootstrap util-linux coreutils
 }
 
