@@ -2,6 +2,7 @@
 import pytest
 
 from kubetfx import cli
+from kubetfx.commands import run
 
 
 @pytest.mark.parametrize("param, message", [
@@ -17,6 +18,6 @@ def test_a_bad_param_is_one_line_before_anything_runs(tmp_path, capsys, param, m
 
 
 def test_params_are_typed_as_the_pipeline_declares():
-    arguments = cli._typed_arguments({"interactions_uri": "i.csv", "serving_root": "/s"},
-                                     ["eval_fraction=0.3", "top_k=[5, 10]", "split_method=time"])
+    arguments = run.typed_arguments({"interactions_uri": "i.csv", "serving_root": "/s"},
+                                    ["eval_fraction=0.3", "top_k=[5, 10]", "split_method=time"])
     assert arguments["eval_fraction"] == 0.3 and arguments["top_k"] == [5, 10] and arguments["split_method"] == "time"

@@ -5,10 +5,10 @@ import pathlib
 import pytest
 import yaml
 
-from kubetfx import cli
+from kubetfx import cli, retrain
 from kubetfx.components.common import names
 from kubetfx.components.common.errors import MonitorError
-from kubetfx.components.monitor import drift, executor, retrain, sources
+from kubetfx.components.monitor import drift, executor, sources
 from kubetfx.components.monitor.config import DEFAULT_THRESHOLDS, MonitorConfig
 from kubetfx.pipelines.recommender import data
 from kubetfx.pipelines.recommender.generator import GeneratorConfig, generate

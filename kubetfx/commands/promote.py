@@ -1,4 +1,4 @@
-"""`kubetfx promote`: point LATEST at a pushed version (README, "Safe rollout")."""
+"""`kubetfx promote`: point LATEST at a pushed version (README, "Deploying and maintaining")."""
 import argparse
 
 NAME = "promote"

@@ -1,5 +1,5 @@
-"""`kubetfx recommend`: the top-k of a pushed model for many users, to Parquet (README, "Batch
-recommendations")."""
+"""`kubetfx recommend`: the top-k of a pushed model for many users, to Parquet (README, "Deploying and
+maintaining")."""
 import argparse
 
 NAME = "recommend"

@@ -1,4 +1,4 @@
-"""`kubetfx rollback`: point LATEST back at the version before it (README, "Safe rollout")."""
+"""`kubetfx rollback`: point LATEST back at the version before it (README, "Deploying and maintaining")."""
 import argparse
 
 NAME = "rollback"
