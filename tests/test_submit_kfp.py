@@ -8,6 +8,7 @@ import pytest
 
 from kfp_contract import Contract, FakeKfp, refuse_non_loopback
 from kubetfx import cli
+from kubetfx.commands import submit as submit_command
 from kubetfx.version import __version__
 
 PIPELINE = "kubetfx-recommender"
@@ -31,8 +32,8 @@ def hermetic(monkeypatch):
     refuse_non_loopback(monkeypatch)
     for variable in cli.SUBMIT_ENVIRONMENT.values():
         monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setattr(cli, "_git_revision", lambda: "abc1234")
-    monkeypatch.setattr(cli, "_storage_client", _no_storage)
+    monkeypatch.setattr(submit_command, "_git_revision", lambda: "abc1234")
+    monkeypatch.setattr(submit_command, "_storage_client", _no_storage)
 
 
 def _no_storage(*_):
