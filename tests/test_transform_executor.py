@@ -25,11 +25,32 @@ def test_vocabularies_are_learnt_from_train_only(transformed, ingested):
 
 
 def test_transformed_features_are_integer_indices(transformed):
-    _, transformed_examples, figures = transformed
+    """The reference module's outputs: vocabulary indices (ids, categories, genres as a list per
+    item), age and release year as buckets, the timestamp passed through as an integer."""
+    import tensorflow_transform as tft
+
+    from kubetfx.pipelines.recommender import module
+
+    graph, transformed_examples, figures = transformed
     table = examples.read_split(str(transformed_examples), names.TRAIN)
-    assert set(figures["transformed_features"]) == {"user_id", "item_id", "gender", "occupation", "age"}
+    assert set(figures["transformed_features"]) == {
+        "user_id", "item_id", "gender", "occupation", "age", "genres", "release_year", "timestamp"}
+    output = tft.TFTransformOutput(str(graph))
+    for name in ("user_id", "item_id", "gender", "occupation"):
+        values = examples.first_values(table, name).to_pylist()
+        size = output.vocabulary_size_by_name(name)
+        assert min(values) >= 0 and max(values) <= size, name  # index `size` is the OOV bucket
+        assert len(set(values)) > 1, name
     ages = examples.first_values(table, "age").to_pylist()
-    assert min(ages) >= 0 and max(ages) <= 6 and len(set(ages)) > 2
+    assert min(ages) >= 0 and max(ages) <= module.AGE_BUCKETS and len(set(ages)) > 2
+    years = examples.first_values(table, "release_year").to_pylist()
+    assert min(years) >= 0 and max(years) <= module.YEAR_BUCKETS and len(set(years)) > 2
+    genres = table.column("genres").combine_chunks()
+    genre_indices = genres.flatten().to_pylist()
+    assert all(0 <= g <= output.vocabulary_size_by_name("genres") for g in genre_indices)
+    assert len(genre_indices) >= len(table) and max(len(v) for v in genres.to_pylist()) > 1  # lists, some of several genres
+    timestamps = examples.first_values(table, "timestamp")
+    assert str(timestamps.type) == "int64" and len(set(timestamps.to_pylist())) > 1
 
 
 def test_raw_metadata_is_written_for_serving(transformed):
