@@ -143,6 +143,30 @@ def test_recent_items_in_the_request_change_the_answer(served, known_user):
     assert status == 400 and f"feature '{RECENT_ITEMS}' must be a list of item ids" in bad["error"]
 
 
+def test_explanations_are_returned_when_asked_over_v1_and_v2(served, known_user):
+    """`"explain": true` (v1, per instance) or the `explain` parameter (v2): each item's reasons, the
+    session items whose removal lowers its score most (checked against the model in test_explanations)."""
+    _, plain, _ = _predict(served, [known_user])
+    session = plain["predictions"][0]["items"][-4:]
+    status, answer, _ = _predict(served, [{**known_user, RECENT_ITEMS: session, "k": 3, "explain": True},
+                                          {**known_user, "k": 3}])
+    assert status == 200
+    explained, unexplained = answer["predictions"]
+    assert explained["history_source"] == "request" and len(explained["reasons"]) == 3
+    assert any(explained["reasons"]) and all(r["item"] in session and r["score_drop"] > 0
+                                             for reasons in explained["reasons"] for r in reasons)
+    assert set(unexplained) == {"items", "scores"}  # not asked: nothing extra, nothing computed
+    inputs = [{"name": name, "shape": [1], "datatype": "INT64" if name == "age" else "BYTES", "data": [known_user[name]]}
+              for name in FEATURES] + [{"name": RECENT_ITEMS, "shape": [1, 4], "datatype": "BYTES", "data": session}]
+    status, v2, _ = _post(f"{served['url']}/v2/models/{names.SERVING_MODEL_NAME}/infer",
+                          {"inputs": inputs, "parameters": {"k": 3, "explain": True}})
+    outputs = {output["name"]: output for output in v2["outputs"]}
+    assert status == 200 and outputs["item_ids"]["data"] == explained["items"]
+    assert outputs["reason_items"]["shape"] == [1, 3, 3] and outputs["reason_score_drops"]["datatype"] == "FP32"
+    first = [r["item"] for r in explained["reasons"][0]]
+    assert outputs["reason_items"]["data"][:3] == first + [""] * (3 - len(first))
+
+
 @pytest.mark.parametrize("mutate, status, message", [
     (lambda i: {k: v for k, v in i.items() if k != "age"}, 400, "instance 0: missing feature 'age'"),
     (lambda i: {**i, "age": "38"}, 400, "feature 'age' must be an integer, got a string '38'"),

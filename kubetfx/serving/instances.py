@@ -9,7 +9,7 @@ import math
 
 from kserve.errors import InvalidInput
 
-from kubetfx.components.common import names
+from kubetfx.components.common import explain, names
 from kubetfx.serving.loaded import INTEGER, ITEMS, NUMBER, OPTIONAL_KINDS, STRING, Batch
 
 _INT64 = (-(2 ** 63), 2 ** 63 - 1)
@@ -32,14 +32,15 @@ def from_v1(body, features: dict[str, str], max_instances: int, default_k: int, 
         raise InvalidInput("'instances' must be a non-empty list of objects, one per user")
     _check_count(len(instances), max_instances)
     columns = {name: [] for name in features}
-    ks, excludes = [], []
+    ks, excludes, explains = [], [], []
     for index, instance in enumerate(instances):
         _check_fields(index, instance, features)
         for name, kind in features.items():
             columns[name].append(_value(index, name, instance[name], kind) if name in instance else None)
         ks.append(_k(f"instance {index}", instance.get(names.REQUEST_K, min(default_k, max_k)), max_k))
         excludes.append(_exclude(index, instance.get(names.REQUEST_EXCLUDE, [])))
-    return Batch(_optional_lists(columns, features), ks, excludes)
+        explains.append(_explain(f"instance {index}", instance.get(explain.REQUEST_EXPLAIN, False)))
+    return Batch(_optional_lists(columns, features), ks, excludes, tuple(explains))
 
 
 def _optional_lists(columns: dict, features: dict[str, str]) -> dict:
@@ -59,7 +60,8 @@ def _check_count(count: int, max_instances: int) -> None:
 def _check_fields(index: int, instance, features: dict[str, str]) -> None:
     if not isinstance(instance, dict):
         raise InvalidInput(f"instance {index}: expected an object of features, got {_json_type(instance)}")
-    _check_names(instance, features, (names.REQUEST_EXCLUDE, names.REQUEST_K), f"instance {index}: ", "field", "feature")
+    _check_names(instance, features, (names.REQUEST_EXCLUDE, names.REQUEST_K, explain.REQUEST_EXPLAIN),
+                 f"instance {index}: ", "field", "feature")
 
 
 def _check_names(given, features: dict[str, str], optional: tuple[str, ...], where: str, unknown_word: str,
@@ -109,6 +111,12 @@ def _k(where: str, k, max_k: int) -> int:
     return k
 
 
+def _explain(where: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{where}: '{explain.REQUEST_EXPLAIN}' must be true or false, got {_quoted(value)}")
+    return value
+
+
 def _exclude(index: int, exclude) -> frozenset[str]:
     if not isinstance(exclude, list) or not all(isinstance(item, str) for item in exclude):
         raise InvalidInput(f"instance {index}: '{names.REQUEST_EXCLUDE}' must be a list of item ids (strings), "
@@ -131,7 +139,8 @@ def from_v2(request, features: dict[str, str], max_instances: int, default_k: in
     _check_count(count, max_instances)
     k = _k("parameters", (request.parameters or {}).get(names.REQUEST_K, min(default_k, max_k)), max_k)
     excludes = _v2_excludes(inputs.get(names.REQUEST_EXCLUDE), count)
-    return Batch(columns, [k] * count, excludes)
+    explains = _explain("parameters", (request.parameters or {}).get(explain.REQUEST_EXPLAIN, False))
+    return Batch(columns, [k] * count, excludes, (explains,) * count)
 
 
 def _v2_column(tensor, kind: str) -> list:

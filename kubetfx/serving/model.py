@@ -10,7 +10,7 @@ import uuid
 import kserve
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
-from kubetfx.components.common import names
+from kubetfx.components.common import explain, names
 from kubetfx.serving import instances
 from kubetfx.serving.config import ServeConfig
 from kubetfx.serving.loaded import INTEGER, ITEMS, NUMBER, STRING, Batch, LoadedModel, Recommendation
@@ -52,12 +52,15 @@ class RecommenderModel(kserve.Model):
         # TensorFlow releases the GIL while it computes, so a worker thread lets the event loop
         # read and check the next requests meanwhile.
         answers = await asyncio.get_running_loop().run_in_executor(None, model.recommend, batch)
+        # Reasons cost a re-scoring per history item, so only instances that ask pay for them.
+        explained = (await asyncio.get_running_loop().run_in_executor(None, model.explain, batch, answers)
+                     if batch.wants_explanations() else [None] * len(answers))
         self._log(model, batch, answers)
         if response_headers is not None:
             response_headers[VERSION_HEADER] = model.version
         if is_v2:
-            return _v2_response(payload, self.name, model.version, answers)
-        return {"predictions": [{"items": answer.items, "scores": answer.scores} for answer in answers]}
+            return _v2_response(payload, self.name, model.version, answers, explained)
+        return {"predictions": [_v1_prediction(answer, why) for answer, why in zip(answers, explained)]}
 
     def _log(self, model: LoadedModel, batch: Batch, answers: list[Recommendation]) -> None:
         if self._request_log is None:
@@ -72,17 +75,40 @@ class RecommenderModel(kserve.Model):
             }, user_id=user_id)
 
 
-def _v2_response(request: InferRequest, model_name: str, version: str, answers: list[Recommendation]) -> InferResponse:
+def _v1_prediction(answer: Recommendation, why: explain.Explanation | None) -> dict:
+    """`items` and `scores`; with an explanation, `reasons` beside them (one list per item:
+    `{"item": history item, "score_drop": d}`, largest drop first), and where the history came from."""
+    prediction = {"items": answer.items, "scores": answer.scores}
+    if why is not None:
+        prediction.update(why.to_dict())
+    return prediction
+
+
+def _v2_response(request: InferRequest, model_name: str, version: str, answers: list[Recommendation],
+                 explained: list | None = None) -> InferResponse:
     """`item_ids` (BYTES) and `scores` (FP32), each [batch, k]; k shrinks to the shortest answer
-    when exclusions leave fewer items than asked, since a tensor cannot be ragged."""
+    when exclusions leave fewer items than asked, since a tensor cannot be ragged. When the request
+    asked for explanations, `reason_items` (BYTES) and `reason_score_drops` (FP32), each
+    [batch, k, TOP_REASONS], padded with "" and 0."""
     width = min(len(answer.items) for answer in answers)
     shape = [len(answers), width]
+    outputs = [
+        InferOutput("item_ids", shape, "BYTES", [item for answer in answers for item in answer.items[:width]]),
+        InferOutput("scores", shape, "FP32", [score for answer in answers for score in answer.scores[:width]]),
+    ]
+    if explained and any(why is not None for why in explained):
+        top = explain.TOP_REASONS
+        items, drops = [], []
+        for why in explained:
+            for reasons in (why.reasons if why is not None else [])[:width] or [[]] * width:
+                padded = list(reasons[:top]) + [None] * (top - len(reasons[:top]))
+                items += [reason.item if reason else "" for reason in padded]
+                drops += [reason.score_drop if reason else 0.0 for reason in padded]
+        outputs += [InferOutput("reason_items", [*shape, top], "BYTES", items),
+                    InferOutput("reason_score_drops", [*shape, top], "FP32", drops)]
     return InferResponse(
         response_id=request.id or uuid.uuid4().hex,
         model_name=model_name,
         model_version=version,
-        infer_outputs=[
-            InferOutput("item_ids", shape, "BYTES", [item for answer in answers for item in answer.items[:width]]),
-            InferOutput("scores", shape, "FP32", [score for answer in answers for score in answer.scores[:width]]),
-        ],
+        infer_outputs=outputs,
     )
