@@ -59,7 +59,7 @@ def test_the_build_context_holds_the_package_and_its_pins_only():
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
     assert lines[[line.strip() for line in lines].index("*")] == "*"
     assert allowed == {"setup.py", "README.md", "requirements.txt", "requirements-client.txt", "constraints.txt",
-                       "kubetfx", "components", "pipelines", "images/provision.sh"}
+                       "kubetfx", "components", "pipelines", "images/provision.sh", "pyproject.toml"}
 
 
 def test_the_engine_is_the_first_installed():

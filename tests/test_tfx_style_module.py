@@ -1,6 +1,7 @@
 """A module file written for TFX (tests/tfx_style_module.py: `from tfx import v1 as tfx`, tfxio,
 tf.Transform, `run_fn(fn_args: tfx.components.FnArgs)`) runs unchanged through kubetfx's transform
 and train executors on a small churn data set the test makes, and its model beats chance."""
+import os
 import pathlib
 
 import numpy as np
@@ -105,9 +106,16 @@ def test_transform_learns_the_vocabularies_from_train(trained, churn):
                                                       "churned"}
 
 
-def test_the_tfx_module_runs_through_the_kfp_components_under_kfp_local(churn, tmp_path):
-    """The same module file through the transform and train KFP components, each its own
-    process (kfp.local's SubprocessRunner), inputs imported from the churn fixture's folders."""
+# In the step image's containers where `make test` provides the image and podman's API (tests/test_containers.py).
+STEP_IMAGE = os.environ.get("KUBETFX_TEST_IMAGE", "") if os.environ.get("DOCKER_HOST") else ""
+
+
+@pytest.mark.parametrize("in_containers", [False, True], ids=["subprocess", "container"])
+def test_the_tfx_module_runs_through_the_kfp_components_under_kfp_local(churn, tmp_path, in_containers):
+    """The same module file through the transform and train KFP components under kfp.local, each
+    its own process (SubprocessRunner) or container of the step image (DockerRunner), inputs
+    imported from the churn fixture's folders."""
+    import contextlib
     import warnings
 
     import tensorflow as tf
@@ -115,8 +123,12 @@ def test_the_tfx_module_runs_through_the_kfp_components_under_kfp_local(churn, t
 
     from kubetfx.components.train import component as train_component
     from kubetfx.components.transform import component as transform_component
+    from kubetfx.pipelines import container_runner
 
-    transform_op, train_op = transform_component.build("kubetfx-test"), train_component.build("kubetfx-test")
+    if in_containers and not STEP_IMAGE:
+        pytest.skip("`make test` provides the step image (KUBETFX_TEST_IMAGE) and podman's API (DOCKER_HOST)")
+    image = STEP_IMAGE or "kubetfx-test"
+    transform_op, train_op = transform_component.build(image), train_component.build(image)
 
     @dsl.pipeline
     def tfx_style(examples_uri: str, schema_uri: str, module_file: str) -> dsl.Model:
@@ -130,11 +142,20 @@ def test_the_tfx_module_runs_through_the_kfp_components_under_kfp_local(churn, t
                            hyperparameters={}, custom_config={}, model_contract=False)
         return trained.outputs["model"]
 
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"), raise_on_error=True)
-    with warnings.catch_warnings():
-        # The steps run in this environment, whatever image the components name.
+    arguments = {"examples_uri": str(churn / "examples"), "schema_uri": str(churn / "schema"), "module_file": MODULE_FILE}
+    record: dict = {}
+    if in_containers:
+        runner = container_runner.runner()
+        context = container_runner.steps_in_containers(container_runner.mounts_for(arguments), record)
+    else:
+        runner, context = local.SubprocessRunner(use_venv=False), contextlib.nullcontext()
+    local.init(runner=runner, pipeline_root=str(tmp_path / "root"), raise_on_error=True)
+    with warnings.catch_warnings(), context:
+        # Under the SubprocessRunner the steps run in this environment, whatever image the components name.
         warnings.filterwarnings("ignore", message=".*non-Python base image.*")
-        run = tfx_style(examples_uri=str(churn / "examples"), schema_uri=str(churn / "schema"), module_file=MODULE_FILE)
+        run = tfx_style(**arguments)
+    if in_containers:
+        assert {task: step["image"] for task, step in record.items()} == {"transform": STEP_IMAGE, "train": STEP_IMAGE}
     model = run.output
     records, labels = _held_out(churn)
     loaded = tf.saved_model.load(train.serving_model_dir(model.path))
