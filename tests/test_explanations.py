@@ -168,3 +168,40 @@ def test_the_reference_models_reasons_are_its_own(trained, synthetic_data):
     assert why.history_source == explain.FROM_REQUEST and len(why.reasons) == 5
     assert all(reason.item in session for reasons in why.reasons for reason in reasons)
     assert _check_reasons_are_the_models(model, instance, session, answer, why) >= 5
+
+
+def test_the_evaluation_reports_error_analysis_shows_the_models_reasons(tmp_path):
+    """Evaluate's worst users carry the reasons of their first recommendations, from their train
+    items; each named item, removed, lowers that recommendation's score (re-scored by the model)."""
+    from test_evaluate_executor import _run, write_splits
+
+    from kubetfx.components.evaluate import scoring
+
+    train = [("u1", "a"), ("u1", "c"), ("u1", "e"), ("u2", "d"), ("u2", "f"), ("u3", "b")]
+    examples_uri = write_splits(tmp_path / "examples", train, [("u1", "b"), ("u2", "e"), ("u3", "a")],
+                                {"u1": "F", "u2": "M", "u3": "F"})
+    model_dir = _history_model(str(tmp_path / "model"), with_history_signature=False)
+    _run(tmp_path, model_dir, examples_uri)
+    import json
+
+    result = json.loads((tmp_path / "evaluation" / names.EVAL_RESULT_FILE).read_text())
+    worst = {row["user_id"]: row for row in result["worst_users"]}
+    assert worst["u3"]["reasons"] is not None and not any(r["because"] for r in worst["u3"]["reasons"])  # one item
+    scorer = scoring.CatalogueScorer(model_dir, __import__("pandas").DataFrame({"user_id": ["u1", "u2"]}))
+    checked = 0
+    for user, history in (("u1", ["a", "c", "e"]), ("u2", ["d", "f"])):
+        row = worst[user]
+        assert [r["item"] for r in row["reasons"]] == row["recommended"][:3]
+        for recommended in row["reasons"]:
+            column = CATALOGUE.index(recommended["item"])
+            score = scorer.with_history([0 if user == "u1" else 1], [history])[0, column]
+            for reason in recommended["because"]:
+                without = [h for h in history if h != reason["item"]]
+                rescored = scorer.with_history([0 if user == "u1" else 1], [without])[0, column]
+                assert score - rescored == pytest.approx(reason["score_drop"], rel=1e-4) and rescored < score
+                checked += 1
+    assert checked >= 3
+    page = (tmp_path / "report.html").read_text()
+    assert "went on to choose" in page and "whose removal from the user" in page
+    first = worst["u1"]["reasons"][0]
+    assert f"{first['item']} ← {first['because'][0]['item']}" in page.replace("&lt;", "<")

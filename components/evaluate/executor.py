@@ -9,12 +9,13 @@ import dataclasses
 
 import numpy as np
 
-from kubetfx.components.common import fs, integrity, names, serving, timing
+from kubetfx.components.common import explain, fs, integrity, names, serving, timing
 from kubetfx.components.common.errors import KubetfxError
 from kubetfx.components.evaluate import data as eval_data
 from kubetfx.components.evaluate import ranking, report, scoring, slices, tfma_metrics
 
 WORST_USERS = 10
+EXPLAINED_ITEMS = 3  # the worst users' top recommendations whose reasons the report shows
 WORST_SLICES = 8
 TFMA_SUBDIR = "tfma"
 
@@ -76,7 +77,7 @@ def run(model_dir: str, examples_uri: str, evaluation_uri: str, blessing_uri: st
         "tfma_run": tfma_figures,
         "slices": sliced,
         "worst_slices": _worst_slices(sliced, config.min_group_size),
-        "worst_users": _worst_users(candidate, scorer.catalogue, data, metric),
+        "worst_users": _worst_users(candidate, scorer, data, metric),
         "blessing": slices.blessing(gates, metric, model_dir),
         "users": users,
         "catalogue": len(scorer.catalogue),
@@ -177,9 +178,11 @@ def _worst_slices(sliced: dict, min_group_size: int) -> list[dict]:
     return sorted(rows, key=lambda r: r["value"])[:WORST_SLICES]
 
 
-def _worst_users(candidate: ranking.Ranking, catalogue: np.ndarray, data, metric: str) -> list[dict]:
-    """The users with the most eval items among those the model serves worst."""
+def _worst_users(candidate: ranking.Ranking, scorer: scoring.CatalogueScorer, data, metric: str) -> list[dict]:
+    """The users with the most eval items among those the model serves worst, with why the model
+    recommended their first items (see `_reasons`)."""
     interactions = data.interactions
+    catalogue = scorer.catalogue
     relevant = np.bincount(interactions.eval_users, minlength=len(interactions.users))
     order = np.lexsort((-relevant, candidate.per_user[metric]))[:WORST_USERS]
     rows = []
@@ -193,4 +196,25 @@ def _worst_users(candidate: ranking.Ranking, catalogue: np.ndarray, data, metric
             "recommended": [str(i) for i in catalogue[top[top >= 0]]],
             "chosen": [str(i) for i in chosen[:10]],
         })
+    for row, reasons in zip(rows, _reasons(scorer, interactions, order, candidate)):
+        row["reasons"] = reasons
     return rows
+
+
+def _reasons(scorer: scoring.CatalogueScorer, interactions, users: np.ndarray, candidate: ranking.Ranking) -> list:
+    """Per user, the reasons of their first EXPLAINED_ITEMS recommendations: the train items whose
+    removal from the history lowers each item's score most, the model scoring the user with their
+    train items as its history list (components/common/explain.py). None when the model takes no list."""
+    if scorer.history_input is None or len(users) == 0:
+        return [None] * len(users)
+    known = set(scorer.catalogue)
+    histories = [[str(i) for i in interactions.train_items[interactions.train_users == u] if str(i) in known] for u in users]
+    recommended = [[int(i) for i in candidate.top_items[u, :EXPLAINED_ITEMS] if i >= 0] for u in users]
+    try:
+        explained = explain.leave_one_out(lambda rows, lists: scorer.with_history([int(users[r]) for r in rows], lists),
+                                          histories, recommended, list(scorer.catalogue))
+    except Exception as error:  # noqa: BLE001 - the report's error analysis is no gate: say why, go on
+        timing.LOG.warning("[%s] explanations of the worst users failed: %s", names.TASK_EVALUATE, error)
+        return [None] * len(users)
+    return [[{"item": str(scorer.catalogue[i]), "because": [r.to_dict() for r in reasons]}
+             for i, reasons in zip(items, per_item)] for items, per_item in zip(recommended, explained)]

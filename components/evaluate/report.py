@@ -89,5 +89,16 @@ def _worst_slices(worst: list[dict]) -> str:
 
 
 def _worst_users(users: list[dict]) -> str:
-    rows = [[u["user_id"], u["metric"], ", ".join(u["recommended"]), ", ".join(u["chosen"])] for u in users]
-    return reports.html_table(["user", "metric", "recommended (top 10)", "went on to choose"], rows)
+    rows = [[u["user_id"], u["metric"], ", ".join(u["recommended"]), ", ".join(u["chosen"]), _why(u.get("reasons"))]
+            for u in users]
+    note = ("<p>Why: for each of the first recommendations, the train items whose removal from the user's "
+            "history lowers that item's score most (the drop in the model's score in brackets), measured by "
+            "scoring the user again without each item; blank when the model takes no history list.</p>")
+    return note + reports.html_table(["user", "metric", "recommended (top 10)", "went on to choose", "why"], rows)
+
+
+def _why(reasons: list[dict] | None) -> str:
+    if not reasons:
+        return "-"
+    return "; ".join(f"{r['item']} ← " + (", ".join(f"{b['item']} ({b['score_drop']:.3g})" for b in r["because"]) or "-")
+                     for r in reasons)

@@ -44,6 +44,19 @@ class CatalogueScorer:
             timing.LOG.warning("[%s] the model at %s takes %s, absent from the examples: fed defaults",
                                names.TASK_EVALUATE, model_dir, self.defaulted_inputs)
         self._checked = False
+        # The model's optional history list (the reference model's `recent_items`), through which
+        # explanations re-score a user with one history item left out.
+        self.history_input = next((name for name, (values, _) in self._inputs.items() if values.ndim == 2), None)
+
+    def with_history(self, users: list[int], histories: list[list[str]]) -> np.ndarray:
+        """[len(users), catalogue] scores of eval users `users`, each scored with its own history list."""
+        import tensorflow as tf
+
+        feed = {name: tf.constant(values[users], dtype=dtype) for name, (values, dtype) in self._inputs.items()
+                if name != self.history_input}
+        width = max([len(history) for history in histories] + [1])
+        feed[self.history_input] = tf.constant([list(h) + [""] * (width - len(h)) for h in histories], dtype=tf.string)
+        return self._score(**feed)["scores"].numpy()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import tensorflow as tf
