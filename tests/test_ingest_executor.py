@@ -2,9 +2,10 @@
 import pandas as pd
 import pytest
 
-from kubetfx.components.common import examples, names
+from kubetfx.components.common import examples
 from kubetfx.components.common.errors import InputDataError
 from kubetfx.components.ingest import executor
+from kubetfx.pipelines.recommender import names
 
 
 def _write(tmp_path, name, frame):

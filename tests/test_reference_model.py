@@ -5,7 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from kubetfx.components.common import fs, names
+from kubetfx.components.common import fs
+from kubetfx.pipelines.recommender import names
 
 REFERENCE_MODULE = "kubetfx.pipelines.recommender.module"
 # The synthetic data plants a taste per user (revealed by the occupation and by the history):

@@ -9,8 +9,9 @@ import urllib.request
 import pytest
 from kserve.errors import InvalidInput
 
-from kubetfx.components.common import fs, names
+from kubetfx.components.common import fs
 from kubetfx.components.push import executor as push
+from kubetfx.pipelines.recommender import names
 from kubetfx.serving import instances, process
 from kubetfx.serving.loaded import Batch, LoadedModel
 from kubetfx.serving.request_log import RequestLogger, hash_user

@@ -7,7 +7,7 @@ import pytest
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest
 
-from kubetfx.components.common import names
+from kubetfx.pipelines.recommender import names
 from kubetfx.serving import instances
 from kubetfx.serving.loaded import INTEGER, STRING
 

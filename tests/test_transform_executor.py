@@ -1,9 +1,10 @@
 """The transform executor: tf.Transform on Beam with the reference module's preprocessing_fn."""
 import pytest
 
-from kubetfx.components.common import examples, names
+from kubetfx.components.common import examples
 from kubetfx.components.common.errors import ModuleFileError
 from kubetfx.components.transform import executor
+from kubetfx.pipelines.recommender import names
 
 
 def test_every_row_is_transformed_and_counted(transformed, ingested):

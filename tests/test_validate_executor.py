@@ -6,10 +6,11 @@ import pyarrow as pa
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from kubetfx.components.common import examples, fs, names
+from kubetfx.components.common import examples, fs
 from kubetfx.components.common import schema as schema_io
 from kubetfx.components.common.errors import ValidationError
 from kubetfx.components.validate import executor
+from kubetfx.pipelines.recommender import names
 
 ROWS = 60
 EVAL_ROWS = 20

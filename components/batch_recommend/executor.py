@@ -26,8 +26,9 @@ import uuid
 import numpy as np
 import pandas as pd
 
-from kubetfx.components.common import fs, names, reports, timing
+from kubetfx.components.common import fs, reports, timing
 from kubetfx.components.common.errors import InputDataError
+from kubetfx.pipelines.recommender import names
 
 TASK = "batch_recommend"
 OUTPUT_FILE = "recommendations.parquet"  # inside the KFP Dataset artifact

@@ -1,4 +1,5 @@
-"""Names shared by components, pipelines and tests, defined once.
+"""Names shared by components, pipelines and tests, defined once: the shared kernel's, free of any
+domain (the recommender's own, such as its columns, are in kubetfx.pipelines.recommender.names).
 
 Artifact layouts follow TFX's conventions (`Split-<name>/` folders of TFRecord files of
 `tf.Example`s), so TFX tools and users' habits carry over.
@@ -12,15 +13,8 @@ SPLIT_PREFIX = "Split-"
 EXAMPLES_FILE_PREFIX = "data_tfrecord"
 EXAMPLES_FILE_SUFFIX = ".gz"
 
-# Canonical column names of the data the pipeline reads.
-USER_ID = "user_id"
-ITEM_ID = "item_id"
-TIMESTAMP = "timestamp"
-RATING = "rating"
-
-# Bounds on text values, shared by ingest (which refuses longer ones naming the row) and serve (400):
+# Bound on text values, shared by ingest (which refuses longer ones naming the row) and serve (400):
 # a single oversize value must not make evaluate or the monitor ask for gigabytes of memory.
-MAX_ID_LENGTH = 256  # characters of a user or item id
 MAX_TEXT_LENGTH = 2048  # characters of a string feature's value
 
 # Files inside artifacts.
@@ -35,7 +29,8 @@ BACKUP_SUBDIR = "backup"  # inside model_run: training state for BackupAndRestor
 TRAIN_FIGURES_FILE = "train_figures.json"  # inside model_run: what the chief reports to a launcher
 LATEST_POINTER = "LATEST"
 
-# Signatures every serving model must expose (the kubetfx model contract).
+# Signatures every serving model must expose (the kubetfx model contract), checked by train when a
+# pipeline asks for it (model_contract), by ranking evaluation and by serving.
 SIGNATURE_RECOMMEND = "serving_default"
 SIGNATURE_SCORE_CATALOGUE = "score_catalogue"
 SIGNATURE_CATALOGUE = "catalogue"
@@ -62,11 +57,11 @@ META_BLESSED = "blessed"
 META_PUSHED_TO = "pushed_to"
 
 # Serving (`kubetfx serve`, KServe's model server) and monitoring.
-SERVING_MODEL_NAME = "recommender"  # the model's name in KServe's routes: /v1/models/recommender:predict
+# The model's name in KServe's routes (/v1/models/recommender:predict), push's manifests and `kubetfx
+# serve`; stays here until push takes the serving names as parameters (issue 11's pusher).
+SERVING_MODEL_NAME = "recommender"
 SERVING_PORT = 8080  # KServe's and Vertex AI's default container port
 SERVING_MOUNT = "/mnt/models"  # where KServe's storage initializer puts the model named by STORAGE_URI
-REQUEST_EXCLUDE = "exclude"  # per-instance request fields besides the model's features
-REQUEST_K = "k"
 REQUEST_LOG_PREFIX = "requests-"
 REQUEST_LOG_SUFFIX = ".jsonl"
 INFERENCE_SERVICE_FILE = "inferenceservice.yaml"  # inside push's pushed_model artifact

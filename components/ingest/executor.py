@@ -13,8 +13,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kubetfx.components.common import examples, fs, names, reports, timing
+from kubetfx.components.common import examples, fs, reports, timing
 from kubetfx.components.common.errors import InputDataError
+from kubetfx.pipelines.recommender import names
 
 SPLIT_RANDOM = "random"
 SPLIT_TIME = "time"

@@ -25,8 +25,9 @@ import json
 
 import numpy as np
 
-from kubetfx.components.common import fs, names
+from kubetfx.components.common import fs
 from kubetfx.components.common.errors import MonitorError
+from kubetfx.pipelines.recommender import names
 
 PLOT_FILE = "online_quality.png"
 

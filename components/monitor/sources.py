@@ -11,9 +11,10 @@ import json
 import numpy as np
 import pyarrow as pa
 
-from kubetfx.components.common import examples, fs, names, timing
+from kubetfx.components.common import examples, fs, timing
 from kubetfx.components.common.errors import MonitorError
 from kubetfx.components.ingest import executor as ingest
+from kubetfx.pipelines.recommender import names
 
 INTERACTIONS = "interactions"
 REQUEST_LOG = "request_log"

@@ -22,7 +22,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from kubetfx.components.common import names
+from kubetfx.pipelines.recommender import names
 from kubetfx.serving import process
 
 
