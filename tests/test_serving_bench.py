@@ -16,7 +16,7 @@ def test_single_and_batched_loads_are_measured_within_their_bounds(tmp_path):
     assert single["requests"] == 40 and batched["requests"] == 6 and single["errors"] == batched["errors"] == 0
     assert 0 < single["p50_ms"] <= single["p99_ms"] and batched["users_per_second"] == round(batched["requests_per_second"] * 64, 1)
     text = bench.markdown(figures)
-    assert "| 1 | 40 | 0 |" in text and "| 64 | 6 | 0 |" in text
+    assert "| 1 | no | 40 | 0 |" in text and "| 64 | no | 6 | 0 |" in text
 
 
 def test_the_figures_arithmetic():
@@ -52,3 +52,17 @@ def test_a_load_stops_at_its_time_bound():
         assert time.monotonic() - started < 3 and 0 < figures["requests"] < 100 and figures["errors"] == 0
     finally:
         server.shutdown()
+
+
+def test_a_model_with_a_history_list_is_measured_with_and_without_explanations(tmp_path):
+    from test_explanations import _history_model
+
+    model_dir = _history_model(str(tmp_path / "model"))
+    config = bench.BenchConfig(serve_args=("--model-dir", model_dir), requests=20, clients=2, warmup=2, batch=8,
+                               batch_requests=4, max_seconds=30, k=3, history=4, explain=True)
+    figures = bench.run(config)
+    assert figures["history"] == 4
+    for name in bench.LOADS:
+        assert figures[name]["requests"] and figures[name]["errors"] == 0, name
+    text = bench.markdown(figures)
+    assert "| 1 | yes | 20 | 0 |" in text and "| 8 | yes | 4 | 0 |" in text and "4 history items per user" in text

@@ -7,7 +7,10 @@ each on one keep-alive connection, send v1 requests of one user each until `requ
 answered or `max_seconds` have passed, whichever comes first; then requests of `batch` users each
 (`batch_requests` of them, within `max_seconds` again), as a caller scoring a page of users does. Latency is measured by the client,
 round trip included. Users are drawn from the model's own features (v2 metadata): ids from a pool
-of known-looking and unknown ones, other values random, so caches do not flatter the figures.
+of known-looking and unknown ones, other values random, so caches do not flatter the figures. A
+model with a history list (the reference model's `recent_items`) gets `history` catalogue items
+per user. With `explain`, both loads run again with `"explain": true` on every instance (each
+answer then carries its reasons: one re-scoring per history item, see components/common/explain.py).
 """
 import argparse
 import dataclasses
@@ -38,6 +41,8 @@ class BenchConfig:
     batch: int = 64  # users per request of the batched load; 0: no batched load
     batch_requests: int = 300
     auth_token: str = ""  # when the server requires one (`--auth-token-file`)
+    history: int = 10  # catalogue items per user in the model's history list, if it takes one
+    explain: bool = False  # also measure both loads with explanations asked for
 
 
 def run(config: BenchConfig) -> dict:
@@ -48,31 +53,64 @@ def run(config: BenchConfig) -> dict:
             if config.auth_token:
                 headers["Authorization"] = f"Bearer {config.auth_token}"
             features = _features(base_url, headers)
-            bodies = _bodies(features, config, 1, config.warmup + config.requests)
-            _load(base_url, bodies[:config.warmup], config.clients, config.max_seconds, headers)
-            figures = {"single": _load(base_url, bodies[config.warmup:], config.clients, config.max_seconds, headers),
-                       "clients": config.clients, "k": config.k, "cpus": os.cpu_count(), "batch": config.batch}
-            if config.batch:
-                batched = _bodies(features, config, config.batch, config.batch_requests)
-                figures["batched"] = _load(base_url, batched, config.clients, config.max_seconds, headers)
-                figures["batched"]["users_per_second"] = round(figures["batched"]["requests_per_second"] * config.batch, 1)
+            items = _some_items(base_url, headers, features, config) if _list_inputs(features) else []
+            figures = {"clients": config.clients, "k": config.k, "cpus": os.cpu_count(), "batch": config.batch,
+                       "history": config.history if items else 0}
+            for explained in (False, True) if config.explain else (False,):
+                suffix = "_explained" if explained else ""
+                bodies = _bodies(features, config, 1, config.warmup + config.requests, items, explained)
+                _load(base_url, bodies[:config.warmup], config.clients, config.max_seconds, headers)
+                figures[f"single{suffix}"] = _load(base_url, bodies[config.warmup:], config.clients, config.max_seconds,
+                                                   headers)
+                if config.batch:
+                    batched = _bodies(features, config, config.batch, config.batch_requests, items, explained)
+                    load = _load(base_url, batched, config.clients, config.max_seconds, headers)
+                    load["users_per_second"] = round(load["requests_per_second"] * config.batch, 1)
+                    figures[f"batched{suffix}"] = load
             return figures
 
 
+LIST = "LIST"  # a [batch, m] input: a list of item ids per user (the model's history list)
+
+
 def _features(base_url: str, headers: dict) -> dict[str, str]:
-    """The model's feature names and v2 datatypes, from KServe's model metadata route."""
+    """The model's feature names and v2 datatypes (LIST for a list input), from KServe's model metadata route."""
     request = urllib.request.Request(f"{base_url}/v2/models/{names.SERVING_MODEL_NAME}", headers=headers)
     with urllib.request.urlopen(request, timeout=10) as response:
         inputs = json.load(response)["inputs"]
-    return {tensor["name"]: tensor["datatype"] for tensor in inputs if tensor["name"] != names.REQUEST_EXCLUDE}
+    return {tensor["name"]: LIST if len(tensor.get("shape", [])) == 2 else tensor["datatype"]
+            for tensor in inputs if tensor["name"] != names.REQUEST_EXCLUDE}
 
 
-def _bodies(features: dict[str, str], config: BenchConfig, users: int, count: int) -> list[bytes]:
+def _list_inputs(features: dict[str, str]) -> list[str]:
+    return [name for name, datatype in features.items() if datatype == LIST]
+
+
+def _some_items(base_url: str, headers: dict, features: dict[str, str], config: BenchConfig) -> list[str]:
+    """Catalogue items to fill history lists with: what the model recommends to a few users."""
+    rng = random.Random(config.seed)
+    instances = [{**{name: _value(rng, name, datatype) for name, datatype in features.items() if datatype != LIST},
+                  names.REQUEST_K: max(config.k, config.history)} for _ in range(8)]
+    request = urllib.request.Request(f"{base_url}/v1/models/{names.SERVING_MODEL_NAME}:predict", headers=headers,
+                                     data=json.dumps({"instances": instances}).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return sorted({item for prediction in json.load(response)["predictions"] for item in prediction["items"]})
+
+
+def _bodies(features: dict[str, str], config: BenchConfig, users: int, count: int, items: list[str] = (),
+            explained: bool = False) -> list[bytes]:
     rng = random.Random(config.seed + users)
     bodies = []
     for _ in range(count):
-        instances = [{**{name: _value(rng, name, datatype) for name, datatype in features.items()},
-                      names.REQUEST_K: config.k} for _ in range(users)]
+        instances = []
+        for _ in range(users):
+            instance = {name: _value(rng, name, datatype) for name, datatype in features.items() if datatype != LIST}
+            if items:
+                instance.update({name: rng.sample(items, min(config.history, len(items))) for name in _list_inputs(features)})
+            instance[names.REQUEST_K] = config.k
+            if explained:
+                instance["explain"] = True
+            instances.append(instance)
         bodies.append(json.dumps({"instances": instances}).encode())
     return bodies
 
@@ -125,17 +163,22 @@ def _figures(latencies: list[float], errors: list[int], seconds: float) -> dict:
             "mean_ms": round(1000 * sum(ordered) / len(ordered), 2) if ordered else float("nan")}
 
 
+LOADS = ("single", "batched", "single_explained", "batched_explained")
+
+
 def markdown(figures: dict) -> str:
-    loads = [("1", figures["single"])] + ([(str(figures["batch"]), figures["batched"])] if "batched" in figures else [])
+    loads = [(str(figures["batch"]) if name.startswith("batched") else "1", "yes" if "explained" in name else "no",
+              figures[name]) for name in LOADS if name in figures]
+    history = f", {figures['history']} history items per user" if figures.get("history") else ""
     return "\n".join([
         f"Serving benchmark: top-{figures['k']} per user, {figures['clients']} clients, "
-        f"{figures['cpus']} CPUs shared by server and load",
+        f"{figures['cpus']} CPUs shared by server and load{history}",
         "",
-        "| users per request | requests | errors | req/s | users/s | p50 ms | p95 ms | p99 ms |",
-        "|---|---|---|---|---|---|---|---|",
-        *[f"| {users} | {load['requests']:,} | {load['errors']} | {load['requests_per_second']} "
+        "| users per request | explanations | requests | errors | req/s | users/s | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *[f"| {users} | {explained} | {load['requests']:,} | {load['errors']} | {load['requests_per_second']} "
           f"| {load.get('users_per_second', load['requests_per_second'])} | {load['p50_ms']} | {load['p95_ms']} "
-          f"| {load['p99_ms']} |" for users, load in loads],
+          f"| {load['p99_ms']} |" for users, explained, load in loads],
     ])
 
 
@@ -150,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=BenchConfig.batch, help="users per batched request (0: none)")
     parser.add_argument("--batch-requests", type=int, default=BenchConfig.batch_requests)
     parser.add_argument("--auth-token-file", default="", help="the token the server requires, if any")
+    parser.add_argument("--history", type=int, default=BenchConfig.history,
+                        help="catalogue items per user in the model's history list, if it takes one")
+    parser.add_argument("--explain", action="store_true", help="also measure both loads with explanations")
     parser.add_argument("--out", default="", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     serve_args = ("--serving-root", args.serving_root) if args.serving_root else ("--model-dir", args.model_dir)
@@ -158,12 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     token = open(args.auth_token_file).read().strip() if args.auth_token_file else ""
     figures = run(BenchConfig(serve_args=serve_args, requests=args.requests, clients=args.clients,
                               max_seconds=args.max_seconds, batch=args.batch, batch_requests=args.batch_requests,
-                              auth_token=token))
+                              auth_token=token, history=args.history, explain=args.explain))
     print(markdown(figures))
     if args.out:
         with open(args.out, "w") as out:
             json.dump(figures, out, indent=2, sort_keys=True)
-    loads = [figures["single"]] + ([figures["batched"]] if "batched" in figures else [])
+    loads = [figures[name] for name in LOADS if name in figures]
     return 0 if all(load["requests"] and not load["errors"] for load in loads) else 1
 
 
