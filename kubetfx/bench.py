@@ -46,6 +46,7 @@ def run(config: BenchConfig) -> dict:
         if config.baselines:
             results["baselines"][str(size)] = _baselines(outputs, measured, config, out / "baselines" / str(size))
             _write(results, out)
+    results["serving"] = serving_bench(config, out)  # the serving benchmark's hook (see serving_bench)
     return results
 
 
@@ -306,3 +307,26 @@ def _plots(results: dict, out: pathlib.Path) -> None:
         figure.tight_layout()
         figure.savefig(out / "ratios.png", dpi=110)
         plt.close(figure)
+
+
+# --- serving: a separate benchmark hooked into `kubetfx bench` (kubetfx/serving/bench.py) ---------
+
+def serving_bench(config: BenchConfig, out: pathlib.Path) -> dict | None:
+    """`kubetfx serve` under load, on the model the smallest size's pipeline pushed: p50/p99 and
+    requests per second of single-user and 64-user requests, with and without explanations.
+    Bounded (at most 30 s per load, four loads); printed, and written to serving.json / serving.md."""
+    from kubetfx.serving import bench as serving
+
+    size = min(config.sizes)
+    roots = [out / "runs" / label / "serving" for label in (f"{size}-items-{config.items}", str(size))]
+    root = next((r for r in roots if (r / names.LATEST_POINTER).exists()), None)
+    if root is None:
+        timing.LOG.warning("[bench] no pushed model under %s: the serving benchmark is skipped", out / "runs")
+        return None
+    figures = serving.run(serving.BenchConfig(serve_args=("--serving-root", str(root)), requests=2000,
+                                              batch_requests=100, max_seconds=30.0, explain=True))
+    text = serving.markdown(figures)
+    (out / "serving.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    (out / "serving.md").write_text(text + "\n")
+    print(text, flush=True)
+    return figures

@@ -66,3 +66,28 @@ def test_a_model_with_a_history_list_is_measured_with_and_without_explanations(t
         assert figures[name]["requests"] and figures[name]["errors"] == 0, name
     text = bench.markdown(figures)
     assert "| 1 | yes | 20 | 0 |" in text and "| 8 | yes | 4 | 0 |" in text and "4 history items per user" in text
+
+
+def test_kubetfx_bench_runs_the_serving_benchmark_on_the_model_its_smallest_size_pushed(tmp_path, monkeypatch, capsys):
+    """The hook in `kubetfx bench` (what `make bench` runs): all four loads, bounded, printed and written."""
+    from kubetfx import bench as pipeline_bench
+    from kubetfx.components.common import fs, names
+    from kubetfx.components.push import executor as push
+
+    model_dir = contract_model.build(str(tmp_path / "model"), [f"item-{i}" for i in range(20)], top_k=10)
+    fs.write_json(str(tmp_path / "blessing" / names.BLESSING_FILE), {"blessed": True, "gates": []})
+    push.run(model_dir, str(tmp_path / "blessing"), str(tmp_path / "out" / "runs" / "1000" / "serving"),
+             str(tmp_path / "push.md"), version="1")
+    asked = []
+    real_run = bench.run
+    monkeypatch.setattr(bench, "run", lambda config: asked.append(config) or real_run(
+        __import__("dataclasses").replace(config, requests=20, batch_requests=3, warmup=2)))
+    figures = pipeline_bench.serving_bench(pipeline_bench.BenchConfig(sizes=(1000, 100_000)), tmp_path / "out")
+    (config,) = asked
+    assert config.serve_args == ("--serving-root", str(tmp_path / "out" / "runs" / "1000" / "serving"))
+    assert config.explain and config.batch == 64 and config.max_seconds <= 30
+    assert figures["single"]["requests"] == 20 and figures["batched"]["errors"] == 0
+    printed = capsys.readouterr().out
+    assert "| 1 | no |" in printed and "| 64 | yes |" in printed
+    assert (tmp_path / "out" / "serving.md").read_text().strip() == printed.strip()
+    assert pipeline_bench.serving_bench(pipeline_bench.BenchConfig(sizes=(5,)), tmp_path / "out") is None  # nothing pushed
