@@ -1,12 +1,14 @@
 """Beam pipeline options as the steps use them.
 
-With no `--runner`, Beam 2.77 first tries its Prism runner, which downloads a binary from GitHub at
-run time (no network in a step, and none wanted), before it falls back to the DirectRunner. A step
-names the DirectRunner itself unless the user's Beam arguments name a runner (Dataflow, Flink, ...).
+Beam 2.77's DirectRunner (also the default when no `--runner` is given) first tries its Prism runner,
+which downloads a binary from GitHub at run time (no network in a step, and none wanted), and only
+then falls back to the in-process FnApiRunner. A step names the FnApiRunner itself, which takes the
+same `--direct_num_workers` and `--direct_running_mode` options, unless the user's Beam arguments name
+a runner (Dataflow, Flink, ...).
 """
 from apache_beam.options.pipeline_options import PipelineOptions
 
-DEFAULT_RUNNER = "DirectRunner"
+DEFAULT_RUNNER = "FnApiRunner"
 
 
 def pipeline_options(beam_args: list[str] | None = None) -> PipelineOptions:

@@ -104,7 +104,7 @@ def with_slices(pairs: ScoredPairs, catalogue: np.ndarray, data, user_slices, it
 
 
 def evaluate(table: pa.Table, slice_features: list[str], output_path: str) -> dict:
-    """Runs TFMA over `table` (DirectRunner, in process); returns {slice name → {metric → value}}, '' being overall."""
+    """Runs TFMA over `table` (in process, beam_options); returns {slice name → {metric → value}}, '' being overall."""
     import apache_beam as beam
     import tensorflow_model_analysis as tfma
 

@@ -3,7 +3,7 @@
 
 The analysis runs over train only (so eval never leaks into vocabularies or statistics) and
 the resulting graph transforms both splits. Beam pipeline arguments pass through untouched, so
-the same step runs on the DirectRunner here and on Dataflow, Flink or Spark at scale.
+the same step runs in process here (beam_options) and on Dataflow, Flink or Spark at scale.
 """
 import tempfile
 
