@@ -99,6 +99,25 @@ def _user_inputs(tft_output):
     return [name for name in USER_RAW_FEATURES if name in feature_spec]
 
 
+def user_feature_names(tft_output) -> list:
+    """The transformed user features the user tower takes besides the user id."""
+    return [name for name in _user_inputs(tft_output) if name != USER_ID]
+
+
+def train_column_names(tft_output) -> list:
+    """The transformed columns training reads from the train split (those the data has)."""
+    spec = tft_output.transformed_feature_spec()
+    return [name for name in [USER_ID, ITEM_ID, TIMESTAMP, GENRES, RELEASE_YEAR, *user_feature_names(tft_output)]
+            if name in spec]
+
+
+def model_inputs(columns: dict, tft_output) -> tuple[dict, np.ndarray]:
+    """(features, labels) for `model.fit` or `model.evaluate` from columns as `read_columns` gives
+    them: the user id and user features, and the item index."""
+    features = {name: columns[name] for name in [USER_ID, *user_feature_names(tft_output)]}
+    return features, columns[ITEM_ID]
+
+
 def hyperparameters(overrides: dict | None) -> dict:
     """The defaults with the run's overrides, cast to the defaults' types (KFP passes every
     number in a dict parameter as a float)."""
@@ -336,9 +355,8 @@ def run_fn(fn_args):
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     strategy = getattr(fn_args, "strategy", None) or tf.distribute.get_strategy()
     global_batch = hp["batch_size"] * strategy.num_replicas_in_sync
-    user_features = [name for name in _user_inputs(tft_output) if name != USER_ID]
-    train = read_columns(fn_args, fn_args.train_files, tft_output,
-                         [USER_ID, ITEM_ID, TIMESTAMP, GENRES, RELEASE_YEAR, *user_features])
+    user_features = user_feature_names(tft_output)
+    train = read_columns(fn_args, fn_args.train_files, tft_output, train_column_names(tft_output))
     tables = build_tables(train, tft_output, hp)
     with strategy.scope():
         model = build_model(tft_output, hp, tables)
