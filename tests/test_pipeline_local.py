@@ -56,6 +56,19 @@ def test_a_blessed_model_is_pushed_and_pointed_to(local_run):
     assert fs.exists(fs.join(latest["model_dir"], "saved_model.pb"))
 
 
+def test_the_pushed_versions_manifest_records_the_runs_lineage(local_run, synthetic_data):
+    """The run id KFP resolves (not its placeholder), the data the run read, the headline metrics."""
+    from kubetfx.components.common import integrity
+
+    summary, _, serving_root = local_run
+    lineage = integrity.verify(serving.read_latest(str(serving_root))["model_dir"], require=True)["lineage"]
+    assert lineage["run"]["id"] and "{{" not in lineage["run"]["id"] and "{{" not in lineage["run"]["name"]
+    assert lineage["data"] == {"interactions_uri": str(synthetic_data / data.INTERACTIONS_FILE),
+                               "users_uri": str(synthetic_data / data.USERS_FILE),
+                               "items_uri": str(synthetic_data / data.ITEMS_FILE)}
+    assert lineage["metrics"]["ndcg@10"] == pytest.approx(summary["metrics"]["ndcg@10"])
+
+
 def test_every_step_leaves_a_report(local_run):
     summary, _, _ = local_run
     assert set(summary["reports"]) == set(names.STEPS)
