@@ -205,3 +205,11 @@ def test_the_evaluation_reports_error_analysis_shows_the_models_reasons(tmp_path
     assert "went on to choose" in page and "whose removal from the user" in page
     first = worst["u1"]["reasons"][0]
     assert f"{first['item']} ← {first['because'][0]['item']}" in page.replace("&lt;", "<")
+
+
+def test_a_drop_within_float_noise_is_no_reason():
+    def score(rows, lists):
+        return np.array([[5.0 + (1e-7 if "x" in h else 0.0) + (0.5 if "y" in h else 0.0)] for h in lists])
+
+    (reasons,) = explain.leave_one_out(score, [["x", "y"]], [[0]], ["p"])
+    assert [r.item for r in reasons[0]] == ["y"]

@@ -22,6 +22,9 @@ import numpy as np
 
 TOP_REASONS = 3  # reasons kept per recommended item
 MAX_HISTORY = 30  # most recent distinct history items tried per user
+# A drop smaller than this share of the score's size is float noise (float32 sums in another order),
+# not a reason.
+NOISE = 1e-5
 _ROWS_PER_CALL = 1024  # rows per model call, so that memory stays rows × catalogue floats at most
 
 REQUEST_EXPLAIN = "explain"  # v1: a per-instance field; v2: a request parameter
@@ -108,6 +111,7 @@ def leave_one_out(score: Callable[[list[int], list[list[str]]], np.ndarray], his
         for position in items:
             drops = base[where[position]] - without[:, where[position]]
             order = np.argsort(-drops, kind="stable")[:top]
-            per_item.append([Reason(tried[j], float(drops[j])) for j in order if drops[j] > 0])
+            floor = NOISE * max(1.0, abs(float(base[where[position]])))
+            per_item.append([Reason(tried[j], float(drops[j])) for j in order if drops[j] > floor])
         answers.append(per_item)
     return answers
