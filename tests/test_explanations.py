@@ -3,7 +3,8 @@ recommended item's score, by the drop the explanation states (re-scored through 
 import numpy as np
 import pytest
 
-from kubetfx.components.common import explain, names
+from kubetfx.components.common import names
+from kubetfx.pipelines.recommender import explain
 from kubetfx.serving import instances
 from kubetfx.serving.loaded import LoadedModel
 

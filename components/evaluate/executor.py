@@ -9,10 +9,11 @@ import dataclasses
 
 import numpy as np
 
-from kubetfx.components.common import explain, fs, integrity, names, serving, timing
+from kubetfx.components.common import fs, integrity, names, serving, timing
 from kubetfx.components.common.errors import KubetfxError
 from kubetfx.components.evaluate import data as eval_data
 from kubetfx.components.evaluate import ranking, report, scoring, slices, tfma_metrics
+from kubetfx.pipelines.recommender import explain
 
 WORST_USERS = 10
 EXPLAINED_ITEMS = 3  # the worst users' top recommendations whose reasons the report shows

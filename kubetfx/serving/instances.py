@@ -9,8 +9,7 @@ import math
 
 from kserve.errors import InvalidInput
 
-from kubetfx.components.common import explain
-from kubetfx.pipelines.recommender import names
+from kubetfx.pipelines.recommender import explain, names
 from kubetfx.serving.loaded import INTEGER, ITEMS, NUMBER, OPTIONAL_KINDS, STRING, Batch
 
 _INT64 = (-(2 ** 63), 2 ** 63 - 1)

@@ -8,8 +8,9 @@ import logging
 
 import numpy as np
 
-from kubetfx.components.common import explain, names
+from kubetfx.components.common import names
 from kubetfx.components.common.errors import ServingError
+from kubetfx.pipelines.recommender import explain
 
 STRING, INTEGER, NUMBER = "string", "integer", "number"
 ITEMS = "items"  # a [batch, m] string input: a list of item ids per instance (e.g. recent items), optional

@@ -10,8 +10,7 @@ import uuid
 import kserve
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
-from kubetfx.components.common import explain
-from kubetfx.pipelines.recommender import names
+from kubetfx.pipelines.recommender import explain, names
 from kubetfx.serving import instances
 from kubetfx.serving.config import ServeConfig
 from kubetfx.serving.loaded import INTEGER, ITEMS, NUMBER, STRING, Batch, LoadedModel, Recommendation
