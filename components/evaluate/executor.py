@@ -205,7 +205,7 @@ def _worst_users(candidate: ranking.Ranking, scorer: scoring.CatalogueScorer, da
 def _reasons(scorer: scoring.CatalogueScorer, interactions, users: np.ndarray, candidate: ranking.Ranking) -> list:
     """Per user, the reasons of their first EXPLAINED_ITEMS recommendations: the train items whose
     removal from the history lowers each item's score most, the model scoring the user with their
-    train items as its history list (components/common/explain.py). None when the model takes no list."""
+    train items as its history list (pipelines/recommender/explain.py). None when the model takes no list."""
     if scorer.history_input is None or len(users) == 0:
         return [None] * len(users)
     known = set(scorer.catalogue)

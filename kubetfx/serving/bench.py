@@ -10,7 +10,7 @@ round trip included. Users are drawn from the model's own features (v2 metadata)
 of known-looking and unknown ones, other values random, so caches do not flatter the figures. A
 model with a history list (the reference model's `recent_items`) gets `history` catalogue items
 per user. With `explain`, both loads run again with `"explain": true` on every instance (each
-answer then carries its reasons: one re-scoring per history item, see components/common/explain.py).
+answer then carries its reasons: one re-scoring per history item, see pipelines/recommender/explain.py).
 """
 import argparse
 import dataclasses

@@ -111,7 +111,7 @@ class LoadedModel:
 
     def explain(self, batch: Batch, answers: list[Recommendation]) -> list[explain.Explanation | None]:
         """The reasons of each answer whose instance asked (None for the others): the history items
-        whose removal lowers each recommended item's score most (`components/common/explain.py`).
+        whose removal lowers each recommended item's score most (`pipelines/recommender/explain.py`).
 
         The history attributed is the instance's own list (`recent_items`) when it names an item the
         model knows, else the stored history the model exports through a `history` signature; a model
