@@ -62,3 +62,19 @@ def trained(transformed, validated, tmp_path_factory):
                            str(out / "model"), str(out / "model_run"), str(out / "report.md"),
                            train_steps=60, eval_steps=2, hyperparameters={"epochs": 2})
     return out / "model", figures
+
+
+@pytest.fixture(scope="session")
+def churn(tmp_path_factory):
+    """A churn classification data set as an ingest step would leave it (tests/tfx_style_data.py)."""
+    import tfx_style_data
+
+    return tfx_style_data.make_churn(tmp_path_factory.mktemp("churn"))
+
+
+@pytest.fixture(scope="session")
+def churn_trained(churn):
+    """The TFX-style module file (tests/tfx_style_module.py) through transform and train on `churn`."""
+    import tfx_style_data
+
+    return tfx_style_data.train_churn(churn)

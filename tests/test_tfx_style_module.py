@@ -2,70 +2,13 @@
 tf.Transform, `run_fn(fn_args: tfx.components.FnArgs)`) runs unchanged through kubetfx's transform
 and train executors on a small churn data set the test makes, and its model beats chance."""
 import os
-import pathlib
 
 import numpy as np
 import pytest
+from tfx_style_data import ACCURACY_BAR, EVAL_ROWS, EVAL_STEPS, MODULE_FILE, TRAIN_STEPS
 
-from kubetfx.components.common import examples, names, schema
+from kubetfx.components.common import names
 from kubetfx.components.train import executor as train
-from kubetfx.components.transform import executor as transform
-
-MODULE_FILE = str(pathlib.Path(__file__).with_name("tfx_style_module.py"))
-TRAIN_ROWS, EVAL_ROWS = 400, 200
-TRAIN_STEPS = 300  # 24 passes over train at the module's batch of 32
-EVAL_STEPS = 7  # batches of 32: all 200 held-out rows
-# Chance is the majority class's share of the held-out rows (checked below 0.65); the labels are
-# drawn from a logistic model of the features whose own accuracy on these rows is 0.845 (the best
-# any model can expect); the bar leaves room for what 400 training rows cannot pin down.
-ACCURACY_BAR = 0.75
-
-
-def churn_frame(rows: int, seed: int = 0):
-    """Customers with a churn label that depends on support calls, plan, age and spend, with noise."""
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    age = rng.integers(18, 80, rows)
-    monthly_spend = rng.lognormal(3.5, 0.5, rows).round(2)
-    support_calls = rng.poisson(2.5, rows)
-    plan = rng.choice(["basic", "standard", "premium"], rows)
-    region = rng.choice(["north", "south", "east", "west"], rows)
-    plan_effect = pd.Series(plan).map({"basic": 2.4, "standard": 0.0, "premium": -2.4}).to_numpy()
-    logit = 2.0 * (support_calls - 2.5) - 0.08 * (age - 49) + plan_effect - 0.03 * (monthly_spend - 37)
-    churned = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int64)
-    return pd.DataFrame({"age": age, "monthly_spend": monthly_spend, "support_calls": support_calls,
-                         "plan": plan, "region": region, "churned": churned})
-
-
-@pytest.fixture(scope="module")
-def churn(tmp_path_factory):
-    """The churn CSV as an ingest step would leave it: TFX's split examples (`Split-train/`,
-    `Split-eval/`, gzipped tf.Examples) and a schema inferred by TFDV from train."""
-    import pandas as pd
-    import pyarrow as pa
-    import tensorflow_data_validation as tfdv
-
-    out = tmp_path_factory.mktemp("churn")
-    csv = out / "churn.csv"
-    churn_frame(TRAIN_ROWS + EVAL_ROWS).to_csv(csv, index=False)
-    frame = pd.read_csv(csv)
-    splits = {names.TRAIN: frame.iloc[:TRAIN_ROWS], names.EVAL: frame.iloc[TRAIN_ROWS:]}
-    for split, rows in splits.items():
-        examples.write_split(pa.Table.from_pandas(rows, preserve_index=False), str(out / "examples"), split)
-    inferred = tfdv.infer_schema(tfdv.generate_statistics_from_dataframe(splits[names.TRAIN]))
-    schema.write(inferred, str(out / "schema" / names.SCHEMA_FILE))
-    return out
-
-
-@pytest.fixture(scope="module")
-def trained(churn):
-    """Transform then train with the TFX-style module file, no model contract; the train figures."""
-    transform.run(str(churn / "examples"), str(churn / "schema"), MODULE_FILE, str(churn / "graph"),
-                  str(churn / "transformed"), str(churn / "transform.md"))
-    return train.run(str(churn / "transformed"), str(churn / "graph"), str(churn / "schema"), MODULE_FILE,
-                     str(churn / "model"), str(churn / "model_run"), str(churn / "train.md"), TRAIN_STEPS,
-                     EVAL_STEPS, model_contract=False)
 
 
 def _held_out(churn) -> tuple[list[bytes], np.ndarray]:
@@ -78,26 +21,26 @@ def _held_out(churn) -> tuple[list[bytes], np.ndarray]:
     return records, labels
 
 
-def test_the_tfx_module_trains_a_classifier_better_than_chance(churn, trained):
+def test_the_tfx_module_trains_a_classifier_better_than_chance(churn, churn_trained):
     import tensorflow as tf
 
     records, labels = _held_out(churn)
     chance = max(labels.mean(), 1 - labels.mean())
     assert len(records) == EVAL_ROWS and chance < 0.65
-    loaded = tf.saved_model.load(trained["serving_model_dir"])
+    loaded = tf.saved_model.load(churn_trained["serving_model_dir"])
     logits = loaded.signatures["serving_default"](examples=tf.constant(records))["logits"].numpy().ravel()
     accuracy = float(((logits > 0) == (labels == 1)).mean())
     print(f"held-out accuracy {accuracy:.3f} (bar {ACCURACY_BAR}, chance {chance:.3f}); "
-          f"Keras validation accuracy {trained['metrics'].get('validation_binary_accuracy')}")
+          f"Keras validation accuracy {churn_trained['metrics'].get('validation_binary_accuracy')}")
     assert accuracy >= ACCURACY_BAR, (accuracy, chance)
 
 
-def test_the_train_step_reports_the_model_without_the_recommender_contract(trained):
-    assert trained["signatures"] == ["serving_default"]
-    assert {"train_loss", "validation_loss", "validation_binary_accuracy"} <= set(trained["metrics"])
+def test_the_train_step_reports_the_model_without_the_recommender_contract(churn_trained):
+    assert churn_trained["signatures"] == ["serving_default"]
+    assert {"train_loss", "validation_loss", "validation_binary_accuracy"} <= set(churn_trained["metrics"])
 
 
-def test_transform_learns_the_vocabularies_from_train(trained, churn):
+def test_transform_learns_the_vocabularies_from_train(churn_trained, churn):
     import tensorflow_transform as tft
 
     output = tft.TFTransformOutput(str(churn / "graph"))

@@ -53,7 +53,8 @@ def _build_keras_model(tf_transform_output: tft.TFTransformOutput) -> tf.keras.M
 
 
 def _get_serve_tf_examples_fn(model, tf_transform_output):
-    """Serialized tf.Examples of raw features in, the churn logit out, through the transform graph."""
+    """Serialized tf.Examples of raw features in, the churn logit and probability out, through the
+    transform graph."""
     model.tft_layer = tf_transform_output.transform_features_layer()
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
@@ -62,7 +63,8 @@ def _get_serve_tf_examples_fn(model, tf_transform_output):
         feature_spec.pop(LABEL_KEY)
         parsed_features = tf.io.parse_example(serialized_tf_examples, feature_spec)
         transformed_features = model.tft_layer(parsed_features)
-        return {"logits": model(transformed_features)}
+        logits = model(transformed_features)
+        return {"logits": logits, "probabilities": tf.sigmoid(logits)}
 
     return serve_tf_examples_fn
 

@@ -11,8 +11,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 DEFAULT_RUNNER = "FnApiRunner"
 
 
-def pipeline_options(beam_args: list[str] | None = None) -> PipelineOptions:
+def pipeline_args(beam_args: list[str] | None = None) -> list[str]:
+    """The user's Beam arguments, with the in-process runner unless they name one."""
     args = list(beam_args or [])
     if not any(arg == "--runner" or arg.startswith("--runner=") for arg in args):
         args.append(f"--runner={DEFAULT_RUNNER}")
-    return PipelineOptions(args)
+    return args
+
+
+def pipeline_options(beam_args: list[str] | None = None) -> PipelineOptions:
+    return PipelineOptions(pipeline_args(beam_args))
