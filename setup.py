@@ -23,6 +23,7 @@ def _version():
 
 def _packages():
     mapping = {"kubetfx": "kubetfx"}
+    mapping.update({f"kubetfx.{sub}": f"kubetfx/{sub.replace('.', '/')}" for sub in find_packages("kubetfx")})
     for folder in ("components", "pipelines"):
         mapping[f"kubetfx.{folder}"] = folder
         for sub in find_packages(folder):

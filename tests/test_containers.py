@@ -118,3 +118,18 @@ def test_a_step_that_fails_in_its_container_fails_the_run(tmp_path):
     with container_runner.steps_in_containers({}, record), pytest.raises(RuntimeError, match="FAILURE"):
         exits(code=3)
     assert [step["exit_code"] for step in record.values()] == [3]
+
+
+def test_the_step_image_holds_every_module_of_the_package(docker_client):
+    """setup.py's package map misses no folder: each module of these sources is found in the image."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    modules = []
+    for folder in ("kubetfx", "components", "pipelines"):
+        for path in sorted((root / folder).rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            prefix = () if folder == "kubetfx" else ("kubetfx",)
+            modules.append(".".join(prefix + (parts[:-1] if parts[-1] == "__init__" else parts)))
+    script = "import importlib.util, sys; print([m for m in sys.argv[1:] if importlib.util.find_spec(m) is None])"
+    output = docker_client.containers.run(os.environ["KUBETFX_TEST_IMAGE"], ["python3", "-c", script, *modules],
+                                          remove=True)
+    assert len(modules) > 100 and output.decode().strip() == "[]"
