@@ -19,5 +19,16 @@ def pipeline_args(beam_args: list[str] | None = None) -> list[str]:
     return args
 
 
+def runs_in_process(beam_args: list[str]) -> bool:
+    """Whether these arguments run the pipeline in this process (no runner named, or a local one)."""
+    runner = DEFAULT_RUNNER
+    for index, arg in enumerate(beam_args):
+        if arg.startswith("--runner="):
+            runner = arg.split("=", 1)[1]
+        elif arg == "--runner" and index + 1 < len(beam_args):
+            runner = beam_args[index + 1]
+    return runner in (DEFAULT_RUNNER, "DirectRunner", "BundleBasedDirectRunner")
+
+
 def pipeline_options(beam_args: list[str] | None = None) -> PipelineOptions:
     return PipelineOptions(pipeline_args(beam_args))
