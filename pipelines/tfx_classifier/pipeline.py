@@ -1,42 +1,55 @@
-"""A pipeline a TFX user composes from kubetfx's generic components: their data (already split, as
-TFX's ExampleGen writes it), their schema, their module file and their EvalConfig; a model is pushed
-only when TFX's Evaluator blesses it. README, "Compose your own pipeline", shows it line by line."""
+"""A pipeline a TFX user composes from kubetfx's generic components: their CSV, Parquet or TFRecord
+files split by example_gen, checked by statistics_gen, schema_gen and example_validator, their module
+file and their EvalConfig; a model is pushed only when TFX's Evaluator blesses it. README, "Compose
+your own pipeline", shows it line by line."""
 from kfp import dsl
 
 from kubetfx.components.evaluator import component as evaluator
+from kubetfx.components.example_gen import component as example_gen
+from kubetfx.components.example_validator import component as example_validator
 from kubetfx.components.push import component as push
+from kubetfx.components.schema_gen import component as schema_gen
+from kubetfx.components.statistics_gen import component as statistics_gen
 from kubetfx.components.train import component as train
 from kubetfx.components.transform import component as transform
+
+# Anomalies that stop the run before transform: data whose columns or types are not the schema's.
+BLOCKING_ANOMALIES = ["SCHEMA_MISSING_COLUMN", "UNEXPECTED_DATA_TYPE", "FEATURE_TYPE_NOT_PRESENT"]
 
 
 def create_pipeline(image: str, name: str = "tfx-classifier"):
     """Returns the pipeline function, every step on `image` (the kubetfx step image)."""
+    example_gen_op, statistics_gen_op = example_gen.build(image), statistics_gen.build(image)
+    schema_gen_op, example_validator_op = schema_gen.build(image), example_validator.build(image)
     transform_op, train_op = transform.build(image), train.build(image)
     evaluator_op, push_op = evaluator.build(image), push.build(image)
 
     @dsl.pipeline(name=name)
-    def tfx_classifier(examples_uri: str, schema_uri: str, module_file: str, eval_config: str, serving_root: str,
-                       train_steps: int = 300, eval_steps: int = 7):
-        """Transform, train, evaluate with TFX's Evaluator, and push when blessed.
+    def tfx_classifier(data_uri: str, module_file: str, eval_config: str, serving_root: str,
+                       train_steps: int = 300, eval_steps: int = 7, blocking_anomalies: list = BLOCKING_ANOMALIES):
+        """Split, check, transform, train, evaluate with TFX's Evaluator, and push when blessed.
 
         Args:
-            examples_uri: Split tf.Examples (Split-train/, Split-eval/), e.g. an ExampleGen output.
-            schema_uri: Folder with schema.pbtxt (a SchemaGen output or a curated schema).
+            data_uri: CSV, Parquet or TFRecord files: a folder or a file pattern (local or gs://),
+                split train 2 : eval 1 by hash.
             module_file: The TFX module file: preprocessing_fn and run_fn(fn_args).
             eval_config: A tfma.EvalConfig (JSON or text proto) with the thresholds that bless.
             serving_root: Where blessed models are pushed, one folder per version and LATEST.
             train_steps: Training steps for run_fn.
             eval_steps: Evaluation steps for run_fn.
+            blocking_anomalies: TFDV anomaly types that stop the run before transform.
         """
-        examples = dsl.importer(artifact_uri=examples_uri, artifact_class=dsl.Dataset, reimport=False)
-        schema = dsl.importer(artifact_uri=schema_uri, artifact_class=dsl.Artifact, reimport=False)
-        transformed = transform_op(examples=examples.output, schema=schema.output, module_file=module_file,
-                                   beam_pipeline_args=[])
+        examples = example_gen_op(input_uri=data_uri).outputs["examples"]
+        statistics = statistics_gen_op(examples=examples).outputs["statistics"]
+        schema = schema_gen_op(statistics=statistics).outputs["schema"]
+        validated = example_validator_op(statistics=statistics, schema=schema, blocking_anomalies=blocking_anomalies)
+        transformed = transform_op(examples=examples, schema=schema, module_file=module_file,
+                                   beam_pipeline_args=[]).after(validated)
         trained = train_op(transformed_examples=transformed.outputs["transformed_examples"],
-                           transform_graph=transformed.outputs["transform_graph"], schema=schema.output,
+                           transform_graph=transformed.outputs["transform_graph"], schema=schema,
                            module_file=module_file, train_steps=train_steps, eval_steps=eval_steps,
                            hyperparameters={}, custom_config={}, model_contract=False)
-        evaluated = evaluator_op(model=trained.outputs["model"], examples=examples.output, eval_config=eval_config,
+        evaluated = evaluator_op(model=trained.outputs["model"], examples=examples, eval_config=eval_config,
                                  beam_pipeline_args=[])
         with dsl.If(evaluated.outputs["Output"] == True):  # noqa: E712 (KFP's condition syntax)
             push_op(model=trained.outputs["model"], blessing=evaluated.outputs["blessing"],
