@@ -8,9 +8,8 @@ one. What is added here: the EvalConfig read as JSON or text proto with an error
 the overall metrics as plain figures, and a Markdown report of every slice and failed threshold.
 """
 import json
-import tempfile
 
-from kubetfx.components.common import beam_options, fs, names, timing
+from kubetfx.components.common import fs, names, timing, tfx_executors
 from kubetfx.components.common.errors import KubetfxError
 
 BLESSED_FILE = "BLESSED"
@@ -66,28 +65,18 @@ def _run_tfx_evaluator(config, model_uri, examples_uri, evaluation_uri, blessing
                        example_splits, beam_pipeline_args) -> None:
     from google.protobuf import json_format
     from tfx.components.evaluator import executor as tfx_evaluator
-    from tfx.types import artifact_utils, standard_artifacts, standard_component_specs as specs
+    from tfx.types import standard_component_specs as specs
 
-    def artifact(kind, uri):
-        made = kind()
-        made.uri = uri
-        return made
-
-    examples = artifact(standard_artifacts.Examples, examples_uri)
-    examples.split_names = artifact_utils.encode_split_names(list(example_splits))
-    inputs = {specs.EXAMPLES_KEY: [examples], specs.MODEL_KEY: [artifact(standard_artifacts.Model, model_uri)]}
+    inputs = {specs.EXAMPLES_KEY: [tfx_executors.artifact("Examples", examples_uri, list(example_splits))],
+              specs.MODEL_KEY: [tfx_executors.artifact("Model", model_uri)]}
     if baseline_model_uri:
-        inputs[specs.BASELINE_MODEL_KEY] = [artifact(standard_artifacts.Model, baseline_model_uri)]
-    outputs = {specs.EVALUATION_KEY: [artifact(standard_artifacts.ModelEvaluation, evaluation_uri)],
-               specs.BLESSING_KEY: [artifact(standard_artifacts.ModelBlessing, blessing_uri)]}
+        inputs[specs.BASELINE_MODEL_KEY] = [tfx_executors.artifact("Model", baseline_model_uri)]
+    outputs = {specs.EVALUATION_KEY: [tfx_executors.artifact("ModelEvaluation", evaluation_uri)],
+               specs.BLESSING_KEY: [tfx_executors.artifact("ModelBlessing", blessing_uri)]}
     properties = {specs.EVAL_CONFIG_KEY: json_format.MessageToJson(config),
                   specs.EXAMPLE_SPLITS_KEY: json.dumps(list(example_splits)),
                   specs.FEATURE_SLICING_SPEC_KEY: None, specs.FAIRNESS_INDICATOR_THRESHOLDS_KEY: None}
-    context = tfx_evaluator.Executor.Context(beam_pipeline_args=beam_options.pipeline_args(beam_pipeline_args),
-                                             tmp_dir=tempfile.mkdtemp(prefix="kubetfx-eval-"))
-    for folder in (evaluation_uri, blessing_uri):
-        fs.makedirs(folder)
-    tfx_evaluator.Executor(context).Do(inputs, outputs, properties)
+    tfx_executors.run(tfx_evaluator.Executor, inputs, outputs, properties, beam_pipeline_args)
 
 
 def _results(evaluation_uri: str) -> tuple[dict, list[str]]:

@@ -10,6 +10,8 @@ def latest_blessed(serving_root: str, model: Output[Model]) -> bool:
 
     Before the first push there is none: the model is an empty folder with metadata found: false and
     the step returns False; a pipeline branches on it (dsl.If) before comparing with the champion.
+    Turn caching off for this task (task.set_caching_options(False)): its answer changes when push
+    moves LATEST, which its input does not show; the steps that take the champion may stay cached.
 
     Args:
         serving_root: The folder or gs:// prefix push writes to (one folder per version, LATEST).
