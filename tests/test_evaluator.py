@@ -73,3 +73,38 @@ def test_every_slice_of_the_eval_config_is_reported(evaluated):
 def test_a_bad_eval_config_is_refused_saying_what_is_wrong(text, says):
     with pytest.raises(evaluator.EvalConfigError, match=says.replace("(", r"\(").replace(")", r"\)")):
         evaluator.parse_eval_config(text)
+
+
+def _change_config(improvement: float) -> str:
+    """A champion-challenger EvalConfig: AUC at least 0.6, and better than the baseline's by
+    `improvement` (absolute; as in TFX, judged only when there is a baseline)."""
+    return json.dumps({
+        "model_specs": [{"signature_name": "serving_default", "label_key": "churned", "prediction_key": "probabilities"}],
+        "metrics_specs": [{"metrics": [{"class_name": "AUC", "threshold": {
+            "value_threshold": {"lower_bound": 0.6},
+            "change_threshold": {"direction": "HIGHER_IS_BETTER", "absolute": improvement}}}]}],
+    })
+
+
+def test_change_thresholds_compare_with_the_baseline_model(churn, churn_trained, tmp_path):
+    # The model against itself: no change, which meets "no worse" and fails "better by 0.01".
+    no_worse = evaluator.run(str(churn / "model"), str(churn / "examples"), _change_config(-1e-6),
+                             str(tmp_path / "a" / "evaluation"), str(tmp_path / "a" / "blessing"),
+                             str(tmp_path / "a" / "report.md"), baseline_model_uri=str(churn / "model"))
+    assert no_worse["blessed"] and 0.6 <= no_worse["metrics"]["auc"] <= 1.0
+    better = evaluator.run(str(churn / "model"), str(churn / "examples"), _change_config(0.01),
+                           str(tmp_path / "b" / "evaluation"), str(tmp_path / "b" / "blessing"),
+                           str(tmp_path / "b" / "report.md"), baseline_model_uri=str(churn / "model"))
+    assert not better["blessed"] and len(better["failed_thresholds"]) == 1
+    assert "changeThreshold" in better["failed_thresholds"][0]
+
+
+def test_an_empty_baseline_is_no_baseline(churn, churn_trained, tmp_path):
+    """latest_blessed's model before the first push (found: false) is an empty folder: change
+    thresholds are then skipped, as without a baseline, and the first model is blessed on its value
+    thresholds."""
+    (tmp_path / "no-champion").mkdir()
+    figures = evaluator.run(str(churn / "model"), str(churn / "examples"), _change_config(0.01),
+                            str(tmp_path / "evaluation"), str(tmp_path / "blessing"), str(tmp_path / "report.md"),
+                            baseline_model_uri=str(tmp_path / "no-champion"))
+    assert figures["blessed"] and "no baseline model" in (tmp_path / "report.md").read_text()

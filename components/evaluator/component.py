@@ -32,7 +32,8 @@ def evaluator(
         blessing: TFX's ModelBlessing layout: a BLESSED or NOT_BLESSED file.
         metrics: The overall metrics, for the KFP UI.
         report: Every slice's metrics and each failed threshold.
-        baseline_model: The model to compare with for change thresholds; none: value thresholds only.
+        baseline_model: The model to compare with for change thresholds, e.g. latest_blessed's champion;
+            none, or an empty model (latest_blessed's before the first push): value thresholds only.
 
     Returns:
         Whether the model is blessed.

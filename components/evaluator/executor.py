@@ -49,6 +49,9 @@ def run(model_uri: str, examples_uri: str, eval_config: str, evaluation_uri: str
     of `examples_uri` with TFX's Evaluator; returns whether it is blessed and the overall metrics."""
     watch = timing.Stopwatch()
     config = parse_eval_config(eval_config)
+    if baseline_model_uri and not fs.exists(fs.join(baseline_model_uri, names.SERVING_MODEL_SUBDIR)):
+        # latest_blessed's model before the first push (found: false): no champion to compare with.
+        baseline_model_uri = ""
     _run_tfx_evaluator(config, model_uri, examples_uri, evaluation_uri, blessing_uri, baseline_model_uri,
                        example_splits, beam_pipeline_args)
     blessed = fs.exists(fs.join(blessing_uri, BLESSED_FILE))

@@ -9,7 +9,8 @@ def latest_blessed(serving_root: str, model: Output[Model]) -> bool:
     """Resolves the serving root's LATEST pointer into a model artifact: the champion, with lineage.
 
     Before the first push there is none: the model is an empty folder with metadata found: false and
-    the step returns False; a pipeline branches on it (dsl.If) before comparing with the champion.
+    the step returns False; the evaluator takes such a baseline_model as none (value thresholds only),
+    and a pipeline may also branch on the output (dsl.If).
     Turn caching off for this task (task.set_caching_options(False)): its answer changes when push
     moves LATEST, which its input does not show; the steps that take the champion may stay cached.
 

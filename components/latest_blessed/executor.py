@@ -7,7 +7,7 @@ copied into the artifact as TFX lays a Model out, `Format-Serving/`, and checked
 MANIFEST.json push wrote there (a changed, missing or added file is refused, naming it). The copy
 keeps the artifact immutable when the root later serves another version. Before the first push
 there is no champion: the artifact is an empty folder with `found: false`, not an error, so that the
-first run of a pipeline goes through (branch on the step's output, as with the evaluator's).
+first run of a pipeline goes through (the evaluator takes an empty baseline as none).
 """
 from kubetfx.components.common import fs, integrity, names, serving, timing
 from kubetfx.components.common.errors import ServingError
