@@ -178,7 +178,9 @@ def _in_memory_model(transformed_uri: str, graph_uri: str, hyperparameters: dict
     output = tft.TFTransformOutput(graph_uri)
     hp = module.hyperparameters(hyperparameters)
     train = _transformed_columns(transformed_uri, names.TRAIN, module.train_column_names(output))
-    model = module.build_model(output, hp, module.build_tables(train, output, hp))
+    # One epoch, as the suite's train step runs it here (its learning-rate schedule over those steps).
+    steps = len(train[module.ITEM_ID]) // hp["batch_size"]
+    model = module.build_model(output, hp, module.build_tables(train, output, hp), total_steps=steps)
     return model, output, train
 
 

@@ -8,6 +8,8 @@ A two-tower retrieval model (YouTube-DNN style):
   or the `recent_items` a request sends, a shopper's session) and adds the user's features (age,
   gender, occupation), then a hidden layer;
 - the item tower is the item id's embedding plus the item's features (genres, release year);
+- a score is the cosine of the two towers' vectors over a temperature, plus a learnt bias per
+  item (how much an item is chosen beyond what the vectors say);
 - training is a softmax over the other items of the batch (in-batch negatives) with the logQ
   correction (each logit minus the log of the item's share of train interactions), so a step
   costs batch × batch, never batch × catalogue; the target item is left out of its own history;
@@ -46,9 +48,12 @@ DEFAULT_HYPERPARAMETERS = {
     "feature_dim": 16,
     "max_history": 200,
     "history_dropout": 0.3,
-    "temperature": 0.2,
+    "temperature": 0.15,
+    "cosine": 1,  # L2-normalised tower outputs (0: raw dot products)
+    "item_bias": 1,  # a learnt bias per item added to its score (0: none)
     "logq": 1.3,
     "learning_rate": 0.003,
+    "lr_decay": 1,  # the learning rate decays to 0 along a cosine over the run's steps (0: constant)
     "top_k": 100,
     "seed": 0,
 }
@@ -228,6 +233,9 @@ class TwoTower(tf.keras.Model):
         self.history_table = tf.Variable(tables["history"], trainable=False, name="history")
         self.log_q = tf.Variable(tables["log_q"], trainable=False, name="log_q")
         self.item_embedding = tf.keras.layers.Embedding(items, dim, embeddings_initializer=init(1), name="item_embedding")
+        self.item_bias = None
+        if hp["item_bias"]:
+            self.item_bias = tf.keras.layers.Embedding(items, 1, embeddings_initializer="zeros", name="item_bias")
         # The history's own item embeddings (+1 row: padding), as YouTube-DNN's watch vectors.
         self.history_embedding = tf.keras.layers.Embedding(items + 1, dim, embeddings_initializer=init(2),
                                                            name="history_embedding")
@@ -258,7 +266,17 @@ class TwoTower(tf.keras.Model):
             vectors += self.genre_projection(tf.gather(self.item_genres, items))
         if self.item_year is not None:
             vectors += self.year_embedding(tf.gather(self.item_year, items))
-        return vectors
+        return tf.math.l2_normalize(vectors, axis=-1) if self.hp["cosine"] else vectors
+
+    def item_biases(self, items):
+        """Each item's learnt bias ([items]), zeros without one."""
+        if self.item_bias is None:
+            return tf.zeros(tf.shape(items), tf.float32)
+        return tf.squeeze(self.item_bias(items), axis=-1)
+
+    def scores(self, users, item_vectors, item_biases):
+        """[users, items] scores: the towers' agreement over the temperature plus the items' biases."""
+        return tf.matmul(users, item_vectors, transpose_b=True) / self.hp["temperature"] + item_biases[None, :]
 
     def user_vectors(self, features, history, training=False, target=None):
         """`history`: [batch, length] item indices, -1 where there is none; `target`, in training
@@ -273,7 +291,8 @@ class TwoTower(tf.keras.Model):
         embedded = self.history_embedding(tf.where(mask, history, self.item_count)) * weights[..., None]
         pooled = tf.reduce_sum(embedded, axis=1) / tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1.0)
         parts = [pooled] + [self.user_feature_embeddings[name](features[name]) for name in self.user_feature_names]
-        return self.user_vector(self.hidden(tf.concat(parts, axis=1)))
+        vectors = self.user_vector(self.hidden(tf.concat(parts, axis=1)))
+        return tf.math.l2_normalize(vectors, axis=-1) if self.hp["cosine"] else vectors
 
     def stored_history(self, user_ids):
         return tf.gather(self.history_table, tf.cast(user_ids, tf.int64))
@@ -287,7 +306,7 @@ class TwoTower(tf.keras.Model):
         items = tf.cast(items, tf.int64)
         with tf.GradientTape() as tape:
             users = self.user_vectors(features, self.stored_history(features[USER_ID]), training=True, target=items)
-            logits = tf.matmul(users, self.item_vectors(items), transpose_b=True) / self.hp["temperature"]
+            logits = self.scores(users, self.item_vectors(items), self.item_biases(items))
             logits -= self.hp["logq"] * tf.gather(self.log_q, items)[None, :]
             # Another row's copy of a row's own item is no negative for it.
             duplicate = tf.equal(items[:, None], items[None, :]) & ~tf.eye(tf.shape(items)[0], dtype=tf.bool)
@@ -305,21 +324,27 @@ class TwoTower(tf.keras.Model):
         features, items = data
         items = tf.cast(items, tf.int64)
         users = self.user_vectors(features, self.stored_history(features[USER_ID]), target=items)
-        logits = tf.matmul(users, self.item_vectors(tf.range(self.item_count, dtype=tf.int64)), transpose_b=True)
-        logits /= self.hp["temperature"]
+        catalogue = tf.range(self.item_count, dtype=tf.int64)
+        logits = self.scores(users, self.item_vectors(catalogue), self.item_biases(catalogue))
         self.loss_tracker.update_state(tf.nn.sparse_softmax_cross_entropy_with_logits(items, logits))
         self.top10_tracker.update_state(tf.cast(tf.math.in_top_k(items, logits, 10), tf.float32))
         return {"loss": self.loss_tracker.result(), "top10_accuracy": self.top10_tracker.result()}
 
 
-def build_model(tft_output, hp: dict, tables: dict) -> TwoTower:
+def build_model(tft_output, hp: dict, tables: dict, total_steps: int = 0) -> TwoTower:
+    """The model, built and compiled; with `hp["lr_decay"]` and `total_steps`, its learning rate
+    decays along a cosine to 0 at the last step."""
     sizes = {name: (AGE_BUCKETS + 1 if name == AGE else _vocabulary_size(tft_output, name))
              for name in _user_inputs(tft_output) if name != USER_ID}
     model = TwoTower(tables, sizes, hp)
     # Built before fit, so that BackupAndRestore can restore into it.
     model({name: tf.zeros([1], tf.int64) for name in [USER_ID, *sizes]})
     model.item_vectors(tf.zeros([1], tf.int64))
-    model.compile(optimizer=LazyAdam(hp["learning_rate"], jit_compile=False))
+    model.item_biases(tf.zeros([1], tf.int64))
+    learning_rate = hp["learning_rate"]
+    if hp["lr_decay"] and total_steps > 0:
+        learning_rate = tf.keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
+    model.compile(optimizer=LazyAdam(learning_rate, jit_compile=False))
     return model
 
 
@@ -358,14 +383,15 @@ def run_fn(fn_args):
     user_features = user_feature_names(tft_output)
     train = read_columns(fn_args, fn_args.train_files, tft_output, train_column_names(tft_output))
     tables = build_tables(train, tft_output, hp)
-    with strategy.scope():
-        model = build_model(tft_output, hp, tables)
     epochs = max(1, min(hp["epochs"], fn_args.train_steps))
     batches_per_pass = max(1, len(train[ITEM_ID]) // global_batch)
+    steps_per_epoch = max(1, min(batches_per_pass, fn_args.train_steps // epochs))
+    with strategy.scope():
+        model = build_model(tft_output, hp, tables, total_steps=epochs * steps_per_epoch)
     model.fit(
         _train_dataset(train, user_features, global_batch, hp["seed"]),
         epochs=epochs,
-        steps_per_epoch=max(1, min(batches_per_pass, fn_args.train_steps // epochs)),
+        steps_per_epoch=steps_per_epoch,
         validation_data=_eval_dataset(fn_args, tft_output, user_features, global_batch),
         validation_steps=max(1, fn_args.eval_steps),
         callbacks=_callbacks(fn_args),
@@ -397,6 +423,7 @@ class _Serving(tf.Module):
         self.size = len(catalogue)
         self.k = min(top_k, self.size)
         self.item_vectors = tf.Variable(model.item_vectors(tf.range(self.size, dtype=tf.int64)), trainable=False)
+        self.item_biases = tf.Variable(model.item_biases(tf.range(self.size, dtype=tf.int64)), trainable=False)
         self.item_index = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(self.catalogue, tf.range(self.size, dtype=tf.int64)), default_value=-1)
         self.raw_spec = tft_output.raw_feature_spec()
@@ -412,7 +439,7 @@ class _Serving(tf.Module):
         stored = tf.cast(self.model.stored_history(user_features[USER_ID]), tf.int64)
         history = tf.concat([tf.where(has_recent, recent, -1), tf.where(has_recent, tf.constant(-1, tf.int64), stored)], axis=1)
         users = self.model.user_vectors(user_features, history)
-        return tf.matmul(users, self.item_vectors, transpose_b=True) / self.model.hp["temperature"]
+        return self.model.scores(users, self.item_vectors, self.item_biases)
 
 
 def export_serving_model(model, tft_output, serving_model_dir: str, top_k: int) -> None:
