@@ -73,12 +73,14 @@ def test_tfx_configs_given_as_json_are_used_as_they_are(frame, tmp_path):
     ({"input_uri": "notes.txt"}, InputDataError, "cannot tell the format of '.*notes.txt'.*file_format"),
     ({"input_splits": {"a": "*.csv", "b": "*.csv"}, "partition_feature_name": "region"},
      example_gen.SplitConfigError, "keeps the splits as given"),
+    ({"input_uri": "."}, InputDataError, "matches the folder '.*sub'.*input_splits"),
     ({"output_config": "{'bad'"}, example_gen.SplitConfigError, "not a valid tfx.proto.example_gen_pb2.Output"),
     ({"partition_feature_name": "customer"}, InputDataError, "partition_feature_name 'customer'.*name a column"),
 ])
 def test_settings_that_cannot_work_are_refused_saying_what_to_change(frame, tmp_path, setting, error, says):
     frame.iloc[:20].to_csv(tmp_path / "data.csv", index=False)
     (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "sub").mkdir()
     setting = dict(setting)
     input_uri = str(tmp_path / setting.pop("input_uri", "data.csv"))
     with pytest.raises(error, match=says):

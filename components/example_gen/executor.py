@@ -126,11 +126,16 @@ def _check(inputs, outputs) -> None:
 
 
 def _first_files(base: str, inputs) -> str:
-    """The first file of the first split; a split whose pattern matches nothing is an error here,
-    before Beam starts."""
+    """The first file of the first split; a split whose pattern matches nothing, or a folder (TFX's
+    readers would open it as a file), is an error here, before Beam starts."""
     first = ""
     for split in inputs.splits:
-        files = [path for path in fs.glob(fs.join(base, split.pattern)) if not _is_dir(path)]
+        files = fs.glob(fs.join(base, split.pattern))
+        folders = [path for path in files if _is_dir(path)]
+        if folders:
+            raise InputDataError(f"'{fs.join(base, split.pattern)}' (split '{split.name}') matches the folder "
+                                 f"'{folders[0]}': give a pattern that selects files only (e.g. '*.csv'), or one "
+                                 "pattern per split folder with input_splits (e.g. {'train': 'train/*'})")
         if not files:
             raise InputDataError(f"no file matches '{fs.join(base, split.pattern)}' (split '{split.name}'): check "
                                  "the path and the pattern; a folder is read whole, a pattern such as "
