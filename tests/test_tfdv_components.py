@@ -64,7 +64,7 @@ def test_clean_data_has_no_anomaly(data, tmp_path):
     figures = example_validator.run(str(data / "clean-statistics"), str(data / "schema"), str(tmp_path / "anomalies"),
                                     fail_on_any_anomaly=True)
     assert figures["anomalies"] == [] and figures["blessed"] == {names.TRAIN: True, names.EVAL: True}
-    assert (tmp_path / "anomalies" / "Split-eval" / example_validator.ANOMALIES_PROTO_FILE).is_file()
+    assert (tmp_path / "anomalies" / "Split-eval" / names.ANOMALIES_PROTO_FILE).is_file()
 
 
 def test_anomalies_are_recorded_per_split_and_column_without_stopping_unless_blocking(data, tmp_path):

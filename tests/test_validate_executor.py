@@ -76,7 +76,7 @@ def test_tfdv_statistics_in_tfx_layout_match_hand_computed_figures(validated):
     assert figures[names.META_ROWS] == {names.TRAIN: ROWS, names.EVAL: EVAL_ROWS}
     assert (figures["features"], figures["anomalies"], figures["blocking_anomalies"]) == (5, 0, 0)
     for split in names.SPLITS:  # TFDV's Anomalies proto, as ExampleValidator writes it
-        raw = (root / "statistics" / f"Split-{split}" / executor.ANOMALIES_PROTO_FILE).read_bytes()
+        raw = (root / "statistics" / f"Split-{split}" / names.ANOMALIES_PROTO_FILE).read_bytes()
         assert not anomalies_pb2.Anomalies.FromString(raw).anomaly_info
 
 

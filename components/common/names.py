@@ -20,6 +20,7 @@ MAX_TEXT_LENGTH = 2048  # characters of a string feature's value
 # Files inside artifacts.
 SCHEMA_FILE = "schema.pbtxt"
 FEATURE_STATS_FILE = "FeatureStats.pb"
+ANOMALIES_PROTO_FILE = "SchemaDiff.pb"  # a split's TFDV Anomalies, as TFX's ExampleValidator names it
 ANOMALIES_FILE = "anomalies.json"
 BLESSING_FILE = "blessing.json"
 EVAL_RESULT_FILE = "evaluation.json"

@@ -12,7 +12,6 @@ import json
 from kubetfx.components.common import fs, names, timing, tfx_executors
 from kubetfx.components.common.errors import KubetfxError, ValidationError
 
-ANOMALIES_PROTO_FILE = "SchemaDiff.pb"  # TFX's ExampleValidator's name for a split's Anomalies
 DATASET = "(dataset)"  # the column named for an anomaly of the whole split (e.g. too few examples)
 
 
@@ -69,7 +68,7 @@ def _anomalies(anomalies_uri: str, split: str) -> list[dict]:
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     anomalies = anomalies_pb2.Anomalies()
-    path = fs.join(anomalies_uri, names.SPLIT_PREFIX + split, ANOMALIES_PROTO_FILE)
+    path = fs.join(anomalies_uri, names.SPLIT_PREFIX + split, names.ANOMALIES_PROTO_FILE)
     with fs.gfile().GFile(path, "rb") as handle:
         anomalies.ParseFromString(handle.read())
     by_column = dict(anomalies.anomaly_info)

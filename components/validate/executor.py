@@ -25,7 +25,6 @@ from kubetfx.components.common.errors import ValidationError
 
 # Above this many distinct train values a BYTES column is taken as an id or free text: no domain.
 MAX_DOMAIN_SIZE = 50
-ANOMALIES_PROTO_FILE = "SchemaDiff.pb"  # ExampleValidator's name for a split's Anomalies proto
 _TELEMETRY = ["kubetfx", names.TASK_VALIDATE]
 
 Statistics = statistics_pb2.DatasetFeatureStatisticsList
@@ -298,7 +297,7 @@ def run(examples_uri: str, statistics_uri: str, schema_uri: str, report_path: st
         anomalies = []
         for split in names.SPLITS:
             found = tfdv.validate_statistics(stats[split], schema)
-            _write_proto(fs.join(examples.split_uri(statistics_uri, split), ANOMALIES_PROTO_FILE), found)
+            _write_proto(fs.join(examples.split_uri(statistics_uri, split), names.ANOMALIES_PROTO_FILE), found)
             anomalies += find_anomalies(_Split(split, stats[split], stats[names.TRAIN]), schema, found)
     fs.write_json(fs.join(statistics_uri, names.ANOMALIES_FILE), anomalies)
     schema_io.write(schema, fs.join(schema_uri, names.SCHEMA_FILE))
