@@ -10,20 +10,28 @@ Docker-compatible socket). Two things are added around it here:
   it loses the exit status and assumes success. Here a failed step always fails the run.
 
 Every container's image is recorded by the digest it was started from, for the run's summary.
+The host's OpenBLAS tuning variables reach the containers as they reach processes on the host: where
+a machine sets them because OpenBLAS misjudges its processor, a step without them ran train's export
+5 times slower here (19 s against 4 s).
 """
 import contextlib
 import functools
 import json
+import os
 import pathlib
 
 RUNNER_NAME = "docker"
+PASSED_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
-def runner():
-    """kfp.local's DockerRunner (the engine comes from DOCKER_HOST, as for the docker CLI)."""
+def runner(environment: dict | None = None):
+    """kfp.local's DockerRunner (the engine comes from DOCKER_HOST, as for the docker CLI); the
+    containers get the `PASSED_ENVIRONMENT` variables of `environment` (default: this process's)."""
     from kfp import local
 
-    return local.DockerRunner()
+    source = os.environ if environment is None else environment
+    passed = {name: source[name] for name in PASSED_ENVIRONMENT if name in source}
+    return local.DockerRunner(environment=passed) if passed else local.DockerRunner()
 
 
 @contextlib.contextmanager

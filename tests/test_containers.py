@@ -133,3 +133,19 @@ def test_the_step_image_holds_every_module_of_the_package(docker_client):
     output = docker_client.containers.run(os.environ["KUBETFX_TEST_IMAGE"], ["python3", "-c", script, *modules],
                                           remove=True)
     assert len(modules) > 100 and output.decode().strip() == "[]"
+
+
+def test_the_hosts_openblas_tuning_reaches_the_containers(tmp_path):
+    from kfp import dsl, local
+
+    @dsl.component(base_image=os.environ["KUBETFX_TEST_IMAGE"], install_kfp_package=False)
+    def reads_environment(name: str) -> str:
+        import os
+
+        return os.environ.get(name, "")
+
+    local.init(runner=container_runner.runner({"OPENBLAS_CORETYPE": "Haswell", "HOME": "/elsewhere"}),
+               pipeline_root=str(tmp_path), raise_on_error=True)
+    with container_runner.steps_in_containers({}, {}):
+        assert reads_environment(name="OPENBLAS_CORETYPE").output == "Haswell"
+        assert reads_environment(name="HOME").output != "/elsewhere"  # nothing else is passed
