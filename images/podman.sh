@@ -54,8 +54,9 @@ socket() {
     if ! answers; then
         mkdir -p "$SOCKET_DIR"
         rm -f "$SOCKET"
-        # Exits after 10 idle minutes; the next `make run` starts it again.
-        nohup podman system service --time=600 "unix://$SOCKET" >"$SOCKET_DIR/service.log" 2>&1 &
+        # Exits after an idle hour (the next `make run` starts it again): a test run leaves more than
+        # ten minutes between its container tests, and a service that exited under it failed them.
+        nohup podman system service --time=3600 "unix://$SOCKET" >"$SOCKET_DIR/service.log" 2>&1 &
         for _ in $(seq 50); do answers && break; sleep 0.2; done
         answers || die "podman's API did not start on $SOCKET (log: $SOCKET_DIR/service.log)"
     fi
