@@ -70,8 +70,7 @@ def _run_container(client, image: str, command: list[str], volumes: dict, *, mou
     import docker
 
     extra = {path: {"bind": path, "mode": mode} for path, mode in mounts.items()}
-    container = client.containers.run(image=image, command=command, detach=True, volumes={**extra, **volumes},
-                                      **run_args)
+    container = _start(client, dict(image=image, command=command, detach=True, volumes={**extra, **volumes}, **run_args))
     try:
         for chunk in container.logs(stream=True, follow=True):
             print(chunk.decode(errors="replace"), end="")
@@ -82,6 +81,20 @@ def _run_container(client, image: str, command: list[str], volumes: dict, *, mou
     finally:
         with contextlib.suppress(docker.errors.APIError):
             container.remove(force=True)
+
+
+def _start(client, run_args: dict, attempts: int = 3):
+    """Starts a container; podman 4.3 now and then answers a start with HTTP 500 "write child: broken
+    pipe" (seen in CI here) though a second start works: such a start is tried again."""
+    import docker
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return client.containers.run(**run_args)
+        except docker.errors.APIError as error:
+            if attempt == attempts or error.status_code != 500 or "broken pipe" not in str(error):
+                raise
+            print(f"kubetfx: the container engine failed to start the step ({error}); trying again")
 
 
 def _task_name(command: list[str]) -> str:
