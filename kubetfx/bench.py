@@ -221,8 +221,8 @@ def evaluate_bench(eval_sizes: tuple[int, ...], out_dir: str, seed: int = 0, tra
     Each size gets its own generated data (four interactions per eval example, as the 75/25
     split gives) run through ingest, validate, transform and a short training in this process.
     """
-    from kubetfx.components.evaluate import executor as evaluate
-    from kubetfx.components.ingest import executor as ingest
+    from kubetfx.pipelines.recommender.components.evaluate import executor as evaluate
+    from kubetfx.pipelines.recommender.components.ingest import executor as ingest
     from kubetfx.components.train import executor as train
     from kubetfx.components.transform import executor as transform
     from kubetfx.components.validate import executor as validate
@@ -343,13 +343,13 @@ def _plots(results: dict, out: pathlib.Path) -> None:
         plt.close(figure)
 
 
-# --- serving: a separate benchmark hooked into `kubetfx bench` (kubetfx/serving/bench.py) ---------
+# --- serving: a separate benchmark hooked into `kubetfx bench` (pipelines/recommender/serving/bench.py) ---------
 
 def serving_bench(config: BenchConfig, out: pathlib.Path) -> dict | None:
     """`kubetfx serve` under load, on the model the smallest size's pipeline pushed: p50/p99 and
     requests per second of single-user and 64-user requests, with and without explanations.
     Bounded (at most 30 s per load, four loads); printed, and written to serving.json / serving.md."""
-    from kubetfx.serving import bench as serving
+    from kubetfx.pipelines.recommender.serving import bench as serving
 
     size = min(config.sizes)
     roots = [out / "runs" / label / "serving" for label in (f"{size}-items-{config.items}", str(size))]

@@ -1,5 +1,5 @@
 """Retraining the recommender when the monitor asks for it: `Retrainer`s for the monitor's hook
-(`kubetfx.components.monitor.retrain`), which start the training pipeline again on new data.
+(`kubetfx.pipelines.recommender.components.monitor.retrain`), which start the training pipeline again on new data.
 
 Two are provided: `local` (kfp.local in this environment, what `kubetfx monitor --retrain` wires)
 and `submitted` (the compiled spec through `kubetfx.submit`, onto Kubeflow Pipelines or Vertex AI).
@@ -9,7 +9,7 @@ The monitor pipeline retrains in the cluster by itself: the training pipeline is
 from typing import Callable
 
 from kubetfx.components.common.errors import MonitorError
-from kubetfx.components.monitor.retrain import Retrainer, RetrainRequest
+from kubetfx.pipelines.recommender.components.monitor.retrain import Retrainer, RetrainRequest
 
 __all__ = ["RetrainRequest", "Retrainer", "local", "submitted"]
 

@@ -21,7 +21,7 @@ def synthetic_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def ingested(synthetic_data, tmp_path_factory):
     """The ingest step's examples for the synthetic data."""
-    from kubetfx.components.ingest import executor
+    from kubetfx.pipelines.recommender.components.ingest import executor
     from kubetfx.pipelines.recommender import data
 
     out = tmp_path_factory.mktemp("ingest")

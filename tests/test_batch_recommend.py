@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kubetfx import cli
-from kubetfx.components.batch_recommend import executor
+from kubetfx.pipelines.recommender.components.batch_recommend import executor
 from kubetfx.components.common import timing
 from kubetfx.components.common.errors import InputDataError
 import contract_model
@@ -22,7 +22,7 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def loaded(model_dir):
-    from kubetfx.serving.loaded import LoadedModel
+    from kubetfx.pipelines.recommender.serving.loaded import LoadedModel
 
     return LoadedModel(model_dir, "7")
 

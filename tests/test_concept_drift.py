@@ -10,11 +10,11 @@ import pytest
 from kubetfx import cli
 from kubetfx.components.common import names
 from kubetfx.components.common.errors import MonitorError
-from kubetfx.components.monitor import concept, executor, sources
-from kubetfx.components.monitor.config import MonitorConfig
+from kubetfx.pipelines.recommender.components.monitor import concept, executor, sources
+from kubetfx.pipelines.recommender.components.monitor.config import MonitorConfig
 from kubetfx.pipelines.recommender import data
 from kubetfx.pipelines.recommender.generator import GeneratorConfig, generate
-from kubetfx.serving.request_log import hash_user
+from kubetfx.pipelines.recommender.serving.request_log import hash_user
 
 SALT = b"a-salt-for-concept-drift-tests-0123"
 DAY0 = datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.timezone.utc).timestamp()
@@ -25,7 +25,7 @@ CONFIG = MonitorConfig(thresholds={}, max_unknown_user_share=1.0, max_unknown_it
 
 @pytest.fixture(scope="module")
 def training(tmp_path_factory):
-    from kubetfx.components.ingest import executor as ingest
+    from kubetfx.pipelines.recommender.components.ingest import executor as ingest
     from kubetfx.components.validate import executor as validate
 
     root = tmp_path_factory.mktemp("training")

@@ -7,7 +7,7 @@ import pytest
 
 from kubetfx.components.common import examples, fs, names, serving
 from kubetfx.components.common.errors import ModelContractError
-from kubetfx.components.evaluate import executor, ranking
+from kubetfx.pipelines.recommender.components.evaluate import executor, ranking
 
 ITEMS = ["a", "b", "c", "d", "e"]
 

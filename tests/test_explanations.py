@@ -5,8 +5,8 @@ import pytest
 
 from kubetfx.components.common import names
 from kubetfx.pipelines.recommender import explain
-from kubetfx.serving import instances
-from kubetfx.serving.loaded import LoadedModel
+from kubetfx.pipelines.recommender.serving import instances
+from kubetfx.pipelines.recommender.serving.loaded import LoadedModel
 
 CATALOGUE = ["a", "b", "c", "d", "e", "f"]
 # Item vectors: a and b point one way, c and d another, e and f a third; a user is the mean of
@@ -176,7 +176,7 @@ def test_the_evaluation_reports_error_analysis_shows_the_models_reasons(tmp_path
     items; each named item, removed, lowers that recommendation's score (re-scored by the model)."""
     from test_evaluate_executor import _run, write_splits
 
-    from kubetfx.components.evaluate import scoring
+    from kubetfx.pipelines.recommender.components.evaluate import scoring
 
     train = [("u1", "a"), ("u1", "c"), ("u1", "e"), ("u2", "d"), ("u2", "f"), ("u3", "b")]
     examples_uri = write_splits(tmp_path / "examples", train, [("u1", "b"), ("u2", "e"), ("u3", "a")],

@@ -8,7 +8,7 @@ def test_a_gs_path_without_credentials_says_what_failed_and_what_to_do(monkeypat
     import tensorflow as tf
 
     from kubetfx.components.common.errors import StorageError
-    from kubetfx.components.ingest import executor as ingest
+    from kubetfx.pipelines.recommender.components.ingest import executor as ingest
 
     real = fs.gfile()
 

@@ -4,7 +4,7 @@ import pytest
 
 from kubetfx.components.common import examples
 from kubetfx.components.common.errors import InputDataError
-from kubetfx.components.ingest import executor
+from kubetfx.pipelines.recommender.components.ingest import executor
 from kubetfx.pipelines.recommender import names
 
 

@@ -11,9 +11,9 @@ import pytest
 import contract_model
 from kubetfx.components.common import integrity, names
 from kubetfx.components.common.integrity import IntegrityError
-from kubetfx.serving import process
-from kubetfx.serving.loaded import LoadedModel
-from kubetfx.serving.watcher import LatestWatcher
+from kubetfx.pipelines.recommender.serving import process
+from kubetfx.pipelines.recommender.serving.loaded import LoadedModel
+from kubetfx.pipelines.recommender.serving.watcher import LatestWatcher
 
 CATALOGUE = [f"item-{i}" for i in range(8)]
 TOKEN = "0123456789abcdef-test-token"

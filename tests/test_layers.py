@@ -25,14 +25,10 @@ LAYERS = (
     # TFX steps as KFP components, each a folder: component.py (KFP interface) + executor.py.
     {"components": ("kubetfx.components",)},
     {
-        # Everything specific to recommendation. The four component folders below are the issue's
-        # "interaction ingest" (user and item ids, per-user time splits, user and item tables joined),
-        # "ranking evaluator" (whole-catalogue top-K), batch recommendations and "the monitor" (the
-        # recommender service's request log and online quality): they stay in components/ as KFP
-        # components, but they belong to the wing and may use serving.
-        "recommender": ("kubetfx.pipelines.recommender", "kubetfx.pipelines.monitor", "kubetfx.serving",
-                        "kubetfx.components.ingest", "kubetfx.components.evaluate",
-                        "kubetfx.components.batch_recommend", "kubetfx.components.monitor"),
+        # Everything specific to recommendation, in one folder: its pipeline, module file and names,
+        # its own components (pipelines/recommender/components/: interaction ingest, the ranking
+        # evaluator, batch recommendations, the monitor), serving, and the monitoring pipeline.
+        "recommender": ("kubetfx.pipelines.recommender", "kubetfx.pipelines.monitor"),
         # Any other pipeline composed from the generic components (e.g. a TFX user's): beside the
         # recommender wing, not on it.
         "pipelines": ("kubetfx.pipelines",),
@@ -119,6 +115,6 @@ def test_the_check_sees_imports_inside_functions(tmp_path):
 
 def test_a_pipeline_beside_the_wing_may_not_use_it(tmp_path):
     source = tmp_path / "pipeline.py"
-    source.write_text("from kubetfx.components.train import component\nfrom kubetfx.serving import loaded\n")
+    source.write_text("from kubetfx.components.train import component\nfrom kubetfx.pipelines.recommender.serving import loaded\n")
     assert upward_imports({"kubetfx.pipelines.users_pipeline.pipeline": source}) == [
-        "kubetfx.pipelines.users_pipeline.pipeline:2 (pipelines) -> kubetfx.serving.loaded (recommender)"]
+        "kubetfx.pipelines.users_pipeline.pipeline:2 (pipelines) -> kubetfx.pipelines.recommender.serving.loaded (recommender)"]

@@ -24,7 +24,7 @@ def test_the_steps_own_error_is_found_in_its_log_without_colour_codes():
 def test_a_failed_run_summary_holds_the_steps_error(tmp_path):
     from kfp import dsl
 
-    from kubetfx.components.ingest import component as ingest
+    from kubetfx.pipelines.recommender.components.ingest import component as ingest
 
     step = ingest.build("local")
 

@@ -8,8 +8,8 @@ import yaml
 from kubetfx import cli, retrain
 from kubetfx.components.common import names
 from kubetfx.components.common.errors import MonitorError
-from kubetfx.components.monitor import drift, executor, sources
-from kubetfx.components.monitor.config import DEFAULT_THRESHOLDS, MonitorConfig
+from kubetfx.pipelines.recommender.components.monitor import drift, executor, sources
+from kubetfx.pipelines.recommender.components.monitor.config import DEFAULT_THRESHOLDS, MonitorConfig
 from kubetfx.pipelines.recommender import data
 from kubetfx.pipelines.recommender.generator import GeneratorConfig, generate
 
@@ -22,7 +22,7 @@ SALT = b"another-salt-for-tests-0123456789"
 def world(tmp_path_factory):
     """Training data (seed 0) through ingest and validate; a batch with age shifted by 15 years and
     50 products training never saw; a fresh sample of the training distribution (another seed)."""
-    from kubetfx.components.ingest import executor as ingest
+    from kubetfx.pipelines.recommender.components.ingest import executor as ingest
     from kubetfx.components.validate import executor as validate
 
     root = tmp_path_factory.mktemp("monitor")
@@ -77,8 +77,8 @@ def test_a_fresh_sample_of_the_training_distribution_shows_no_drift(world):
 
 
 def test_a_request_log_shows_feature_skew_and_unknown_users(world, tmp_path):
-    from kubetfx.serving.config import RequestLogConfig
-    from kubetfx.serving.request_log import RequestLogger
+    from kubetfx.pipelines.recommender.serving.config import RequestLogConfig
+    from kubetfx.pipelines.recommender.serving.request_log import RequestLogger
 
     training = sources.read_training(str(world / "examples"), sorted(DEFAULT_THRESHOLDS))
     known_item = sorted(training.items)[0]

@@ -20,7 +20,7 @@ MAX_STEP_TIME_RATIO = 2.0
 
 @pytest.fixture(scope="module")
 def evaluated(ingested, transformed, validated, tmp_path_factory):
-    from kubetfx.components.evaluate import executor as evaluate
+    from kubetfx.pipelines.recommender.components.evaluate import executor as evaluate
     from kubetfx.components.train import executor as train
 
     graph, transformed_examples, _ = transformed

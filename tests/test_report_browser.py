@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from test_evaluate_executor import ITEMS, save_table_model, write_splits
 
-from kubetfx.components.evaluate import executor
+from kubetfx.pipelines.recommender.components.evaluate import executor
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (`apt-get install chromium`; .ci/run does)")

@@ -93,7 +93,7 @@ def test_a_pointer_moved_meanwhile_makes_the_move_fail_without_changing_anything
 
 
 def test_the_server_follows_a_rollback(root):
-    from kubetfx.serving.watcher import LatestWatcher
+    from kubetfx.pipelines.recommender.serving.watcher import LatestWatcher
 
     swapped = []
     watcher = LatestWatcher(str(root), "300", swapped.append, poll_seconds=60)

@@ -12,9 +12,9 @@ from kserve.errors import InvalidInput
 from kubetfx.components.common import fs
 from kubetfx.components.push import executor as push
 from kubetfx.pipelines.recommender import names
-from kubetfx.serving import instances, process
-from kubetfx.serving.loaded import Batch, LoadedModel
-from kubetfx.serving.request_log import RequestLogger, hash_user
+from kubetfx.pipelines.recommender.serving import instances, process
+from kubetfx.pipelines.recommender.serving.loaded import Batch, LoadedModel
+from kubetfx.pipelines.recommender.serving.request_log import RequestLogger, hash_user
 
 SALT = b"a-salt-for-tests-only-0123456789"
 FEATURES = ("user_id", "age", "gender", "occupation")
@@ -306,7 +306,7 @@ def test_v2_tensors_are_checked_like_v1_instances():
 
 
 def test_a_push_that_cannot_be_served_leaves_the_served_model_in_place(hand_built, tmp_path):
-    from kubetfx.serving.watcher import LatestWatcher
+    from kubetfx.pipelines.recommender.serving.watcher import LatestWatcher
 
     root = tmp_path / "serving"
     _push(hand_built.model_dir, root, tmp_path, "7")
@@ -327,7 +327,7 @@ def test_a_push_that_cannot_be_served_leaves_the_served_model_in_place(hand_buil
 def test_the_request_log_never_waits_drops_and_counts_when_full_and_rotates(tmp_path, monkeypatch):
     from prometheus_client import REGISTRY
 
-    from kubetfx.serving.config import RequestLogConfig
+    from kubetfx.pipelines.recommender.serving.config import RequestLogConfig
 
     release, real_write = threading.Event(), fs.write_text
 
@@ -356,8 +356,8 @@ def test_the_request_log_never_waits_drops_and_counts_when_full_and_rotates(tmp_
 
 def test_the_first_model_is_a_fixed_folder_or_what_latest_points_to(hand_built, tmp_path):
     from kubetfx.components.common.errors import ServingError
-    from kubetfx.serving.config import ServeConfig
-    from kubetfx.serving.server import first_model
+    from kubetfx.pipelines.recommender.serving.config import ServeConfig
+    from kubetfx.pipelines.recommender.serving.server import first_model
 
     fixed = first_model(ServeConfig(model_dir=hand_built.model_dir, model_version="20250101"))
     assert fixed.version == "20250101" and fixed.catalogue == NEW_CATALOGUE

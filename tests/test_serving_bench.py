@@ -1,7 +1,7 @@
 """The serving benchmark: single-user and 64-user requests against a server on loopback, bounded in
 count and time, with p50/p99 and requests per second for each; the figures' arithmetic."""
 import contract_model
-from kubetfx.serving import bench
+from kubetfx.pipelines.recommender.serving import bench
 
 
 def test_single_and_batched_loads_are_measured_within_their_bounds(tmp_path):

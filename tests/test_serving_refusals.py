@@ -8,8 +8,8 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest
 
 from kubetfx.pipelines.recommender import names
-from kubetfx.serving import instances
-from kubetfx.serving.loaded import INTEGER, STRING
+from kubetfx.pipelines.recommender.serving import instances
+from kubetfx.pipelines.recommender.serving.loaded import INTEGER, STRING
 
 FEATURES = {"user_id": STRING, "age": INTEGER, "gender": STRING}
 GOOD = {"user_id": "u1", "age": 30, "gender": "F"}
@@ -38,7 +38,7 @@ def test_a_refused_request_is_one_log_line_without_a_traceback():
     from kserve.errors import invalid_input_handler  # noqa: F401 - the handler whose log is filtered
     from kserve.logging import logger
 
-    from kubetfx.serving.server import OneLineRefusals
+    from kubetfx.pipelines.recommender.serving.server import OneLineRefusals
 
     records = []
 
@@ -71,7 +71,7 @@ def test_a_request_log_without_a_salt_says_the_salt_is_missing(tmp_path):
 
 def test_the_monitor_skips_a_bad_record_and_reads_the_rest(tmp_path, caplog, monkeypatch):
     from kubetfx.components.common import timing
-    from kubetfx.components.monitor import sources
+    from kubetfx.pipelines.recommender.components.monitor import sources
 
     monkeypatch.setattr(timing.LOG, "handlers", [caplog.handler])  # kubetfx's log does not propagate
 

@@ -6,8 +6,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from kubetfx.components.common import fs, names, serving
-from kubetfx.serving import watcher as watcher_module
-from kubetfx.serving.watcher import LatestWatcher
+from kubetfx.pipelines.recommender.serving import watcher as watcher_module
+from kubetfx.pipelines.recommender.serving.watcher import LatestWatcher
 
 
 class FakeModel:

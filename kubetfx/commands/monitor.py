@@ -1,4 +1,4 @@
-"""`kubetfx monitor` (kubetfx.components.monitor; README, "Serving and monitoring")."""
+"""`kubetfx monitor` (kubetfx.pipelines.recommender.components.monitor; README, "Serving and monitoring")."""
 import argparse
 import pathlib
 
@@ -6,7 +6,7 @@ NAME = "monitor"
 
 
 def add_arguments(commands) -> None:
-    from kubetfx.components.monitor.config import MonitorConfig
+    from kubetfx.pipelines.recommender.components.monitor.config import MonitorConfig
 
     monitor = commands.add_parser(NAME, help="compare new data or the request log with training; "
                                              "exit 1 on drift or skew")
@@ -38,9 +38,9 @@ def add_arguments(commands) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from kubetfx import retrain
-    from kubetfx.components.monitor import executor, sources
-    from kubetfx.components.monitor.config import DEFAULT_THRESHOLDS, MonitorConfig
-    from kubetfx.serving.request_log import read_salt
+    from kubetfx.pipelines.recommender.components.monitor import executor, sources
+    from kubetfx.pipelines.recommender.components.monitor.config import DEFAULT_THRESHOLDS, MonitorConfig
+    from kubetfx.pipelines.recommender.serving.request_log import read_salt
 
     config = MonitorConfig(
         thresholds=_thresholds(args.threshold) or DEFAULT_THRESHOLDS,

@@ -6,7 +6,7 @@ NAME = "recommend"
 
 
 def add_arguments(commands) -> None:
-    from kubetfx.components.batch_recommend.executor import BatchRecommendConfig
+    from kubetfx.pipelines.recommender.components.batch_recommend.executor import BatchRecommendConfig
 
     recommend = commands.add_parser(NAME, help="write the top-k of the blessed model for many users to Parquet")
     source = recommend.add_mutually_exclusive_group(required=True)
@@ -24,10 +24,10 @@ def add_arguments(commands) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from kubetfx.components.batch_recommend import executor
+    from kubetfx.pipelines.recommender.components.batch_recommend import executor
     from kubetfx.components.common.errors import ServingError
-    from kubetfx.serving.loaded import LoadedModel
-    from kubetfx.serving.watcher import load_latest
+    from kubetfx.pipelines.recommender.serving.loaded import LoadedModel
+    from kubetfx.pipelines.recommender.serving.watcher import load_latest
 
     if args.users == "all" and not args.user_table:
         raise SystemExit("kubetfx recommend: --users all needs --user-table, the table whose users to recommend for")

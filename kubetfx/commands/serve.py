@@ -1,11 +1,11 @@
-"""`kubetfx serve` (kubetfx.serving.config.ServeConfig; README, "Serving and monitoring")."""
+"""`kubetfx serve` (kubetfx.pipelines.recommender.serving.config.ServeConfig; README, "Serving and monitoring")."""
 import argparse
 
 NAME = "serve"
 
 
 def add_arguments(commands) -> None:
-    from kubetfx.serving.config import LOOPBACK, RequestLogConfig, ServeConfig
+    from kubetfx.pipelines.recommender.serving.config import LOOPBACK, RequestLogConfig, ServeConfig
 
     default = ServeConfig  # the dataclass's defaults, read as class attributes
     serve = commands.add_parser(NAME, help="serve the latest blessed model with KServe's model server")
@@ -30,10 +30,10 @@ def add_arguments(commands) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from kubetfx.serving import server
-    from kubetfx.serving.auth import read_token
-    from kubetfx.serving.config import RequestLogConfig, ServeConfig
-    from kubetfx.serving.request_log import read_salt
+    from kubetfx.pipelines.recommender.serving import server
+    from kubetfx.pipelines.recommender.serving.auth import read_token
+    from kubetfx.pipelines.recommender.serving.config import RequestLogConfig, ServeConfig
+    from kubetfx.pipelines.recommender.serving.request_log import read_salt
 
     try:
         request_log = None

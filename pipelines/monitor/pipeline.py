@@ -4,7 +4,7 @@ the day's request log or interactions."""
 from kfp import dsl
 
 from kubetfx.components.common import names
-from kubetfx.components.monitor import component as monitor_component
+from kubetfx.pipelines.recommender.components.monitor import component as monitor_component
 from kubetfx.config import Images, TrainingConfig
 from kubetfx.pipelines.recommender import pipeline as recommender
 

@@ -8,7 +8,7 @@ anyone can check: score the history without the named item and the score falls b
 Nothing here is learnt or decorated; a model that ignores the history gives no reasons.
 
 The model is only called through a score function (`score(rows, histories) → [rows, catalogue]`),
-so that serving (`kubetfx.serving.loaded`) and evaluate's error analysis share the method.
+so that serving (`kubetfx.pipelines.recommender.serving.loaded`) and evaluate's error analysis share the method.
 
 Limits, by design: the history given is what is attributed (a model that falls back to a stored
 history when the list is empty cannot be asked about its last item, so a one-item history gives no

@@ -1,10 +1,10 @@
 """The reference pipeline: product recommendations from ingest to push."""
 from kfp import dsl, kubernetes
 
-from kubetfx.components.batch_recommend import component as batch_recommend_component
+from kubetfx.pipelines.recommender.components.batch_recommend import component as batch_recommend_component
 from kubetfx.components.common import names
-from kubetfx.components.evaluate import component as evaluate_component
-from kubetfx.components.ingest import component as ingest_component
+from kubetfx.pipelines.recommender.components.evaluate import component as evaluate_component
+from kubetfx.pipelines.recommender.components.ingest import component as ingest_component
 from kubetfx.components.push import component as push_component
 from kubetfx.components.train import component as train_component
 from kubetfx.components.train_launcher import component as train_launcher_component

@@ -24,8 +24,8 @@ PUBLISHED = {"SAR": 0.38, "BPR": 0.44, "LightGCN": 0.45, "BiVAE": 0.47, "EASE": 
 
 def run_seed(data_dir: pathlib.Path, work: pathlib.Path, seed: int, module_file: str, hp: dict) -> dict:
     from kubetfx.components.common import fs, names
-    from kubetfx.components.evaluate import executor as evaluate
-    from kubetfx.components.ingest import executor as ingest
+    from kubetfx.pipelines.recommender.components.evaluate import executor as evaluate
+    from kubetfx.pipelines.recommender.components.ingest import executor as ingest
     from kubetfx.components.train import executor as train
     from kubetfx.components.transform import executor as transform
     from kubetfx.components.validate import executor as validate

@@ -45,7 +45,7 @@ class ThroughputConfig:
 
 def prepare(out: pathlib.Path, interactions: int, seed: int = 0) -> TrainInputs:
     """Generates `interactions` interactions and runs ingest, validate and transform over them."""
-    from kubetfx.components.ingest import executor as ingest
+    from kubetfx.pipelines.recommender.components.ingest import executor as ingest
     from kubetfx.components.transform import executor as transform
     from kubetfx.components.validate import executor as validate
     from kubetfx.pipelines.recommender import data

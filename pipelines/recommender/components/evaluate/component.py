@@ -45,7 +45,7 @@ def evaluate(
         Whether the model is blessed.
     """
     from kubetfx.components.common.kfp_glue import log_metrics, record
-    from kubetfx.components.evaluate import executor
+    from kubetfx.pipelines.recommender.components.evaluate import executor
     from kubetfx.components.train.executor import serving_model_dir
 
     config = executor.EvaluateConfig(

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from kubetfx.components.common import examples, fs, timing
 from kubetfx.components.common.errors import MonitorError
-from kubetfx.components.ingest import executor as ingest
+from kubetfx.pipelines.recommender.components.ingest import executor as ingest
 from kubetfx.pipelines.recommender import names
 
 INTERACTIONS = "interactions"

@@ -6,9 +6,9 @@ import threading
 from prometheus_client import Counter, Gauge
 
 from kubetfx.components.common import serving
-from kubetfx.serving.loaded import LoadedModel
+from kubetfx.pipelines.recommender.serving.loaded import LoadedModel
 
-LOG = logging.getLogger("kubetfx.serving")
+LOG = logging.getLogger("kubetfx.pipelines.recommender.serving")
 RELOADS = Counter("kubetfx_model_reloads", "Newer blessed models swapped in while serving")
 RELOAD_FAILURES = Counter("kubetfx_model_reload_failures", "Newer blessed models that could not be loaded")
 POINTER_ERRORS = Counter("kubetfx_latest_pointer_errors", "Reads of the LATEST pointer that failed or found it malformed")

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from kubetfx.components.common import names
-from kubetfx.components.evaluate.data import ITEM_SLICES, MISSING, USER_SLICES
+from kubetfx.pipelines.recommender.components.evaluate.data import ITEM_SLICES, MISSING, USER_SLICES
 
 
 def user_slices(per_user: dict, user_features: pd.DataFrame, metric: str) -> dict:

@@ -46,9 +46,9 @@ def monitor(
         Whether to retrain: drift in new interaction data, and retraining allowed.
     """
     from kubetfx.components.common.kfp_glue import log_metrics, record
-    from kubetfx.components.monitor import executor, sources
-    from kubetfx.components.monitor.config import DEFAULT_THRESHOLDS, MonitorConfig
-    from kubetfx.serving.request_log import read_salt
+    from kubetfx.pipelines.recommender.components.monitor import executor, sources
+    from kubetfx.pipelines.recommender.components.monitor.config import DEFAULT_THRESHOLDS, MonitorConfig
+    from kubetfx.pipelines.recommender.serving.request_log import read_salt
 
     config = MonitorConfig(
         thresholds=thresholds or DEFAULT_THRESHOLDS, max_unknown_user_share=max_unknown_user_share,

@@ -39,7 +39,7 @@ class ScoredPairs:
 
     def on_batch(self, start: int, stop: int, scores: np.ndarray) -> None:
         """Fills the predictions of users [start, stop) from their raw catalogue scores."""
-        from kubetfx.components.evaluate import ranking
+        from kubetfx.pipelines.recommender.components.evaluate import ranking
 
         low, high = np.searchsorted(self.users, [start, stop])
         if high > low:
@@ -50,7 +50,7 @@ def sample_pairs(interactions, catalogue: np.ndarray, negatives_per_positive: in
                  sample_size: int) -> ScoredPairs:
     """Eval positives in the catalogue plus `negatives_per_positive` never-met items each (seeded);
     at most `sample_size` examples in all (0: no limit), positives sampled uniformly."""
-    from kubetfx.components.evaluate import ranking
+    from kubetfx.pipelines.recommender.components.evaluate import ranking
 
     rng = np.random.default_rng(seed)
     size = len(catalogue)
@@ -84,7 +84,7 @@ def sample_pairs(interactions, catalogue: np.ndarray, negatives_per_positive: in
 
 def with_slices(pairs: ScoredPairs, catalogue: np.ndarray, data, user_slices, item_slices) -> pa.Table:
     """The scored pairs as a table with each slice feature (user features by user, item groups by item)."""
-    from kubetfx.components.evaluate.slices import group_label, group_labels
+    from kubetfx.pipelines.recommender.components.evaluate.slices import group_label, group_labels
 
     columns = {LABEL: pairs.labels.astype(np.float32), PREDICTION: pairs.predictions.astype(np.float32)}
     features = data.user_features

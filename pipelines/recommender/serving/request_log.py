@@ -26,9 +26,9 @@ import uuid
 from prometheus_client import Counter
 
 from kubetfx.components.common import fs, names
-from kubetfx.serving.config import RequestLogConfig
+from kubetfx.pipelines.recommender.serving.config import RequestLogConfig
 
-LOG = logging.getLogger("kubetfx.serving")
+LOG = logging.getLogger("kubetfx.pipelines.recommender.serving")
 USER_FIELD = "user"  # the hashed user id in a logged record
 _STOP = object()
 _HASH_HEX_CHARS = 32  # 128 bits: no collisions among any realistic number of users

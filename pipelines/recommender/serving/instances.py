@@ -10,7 +10,7 @@ import math
 from kserve.errors import InvalidInput
 
 from kubetfx.pipelines.recommender import explain, names
-from kubetfx.serving.loaded import INTEGER, ITEMS, NUMBER, OPTIONAL_KINDS, STRING, Batch
+from kubetfx.pipelines.recommender.serving.loaded import INTEGER, ITEMS, NUMBER, OPTIONAL_KINDS, STRING, Batch
 
 _INT64 = (-(2 ** 63), 2 ** 63 - 1)
 _V2_TYPES = {STRING: ("BYTES",), INTEGER: ("INT64", "INT32", "INT16", "INT8", "UINT32", "UINT16", "UINT8"),

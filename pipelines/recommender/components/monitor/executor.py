@@ -20,9 +20,9 @@ import numpy as np
 
 from kubetfx.components.common import fs, names, reports, timing
 from kubetfx.components.common.errors import MonitorError
-from kubetfx.components.monitor import concept, drift, sources
-from kubetfx.components.monitor.config import MonitorConfig
-from kubetfx.components.monitor.retrain import Retrainer, RetrainRequest
+from kubetfx.pipelines.recommender.components.monitor import concept, drift, sources
+from kubetfx.pipelines.recommender.components.monitor.config import MonitorConfig
+from kubetfx.pipelines.recommender.components.monitor.retrain import Retrainer, RetrainRequest
 from kubetfx.components.validate import executor as validate
 
 OK, DRIFT, SKEW = "ok", "drift", "skew"
@@ -98,7 +98,7 @@ def _unknown_users(batch: sources.Batch, training: sources.Training, salt: bytes
         return _unknown(batch.users, training.users)
     if not salt:
         return None  # hashed ids cannot be matched without the salt
-    from kubetfx.serving.request_log import hash_user
+    from kubetfx.pipelines.recommender.serving.request_log import hash_user
 
     return _unknown(batch.users, {hash_user(user, salt) for user in training.users})
 
@@ -114,7 +114,7 @@ def _feature_skew(batch: sources.Batch, training: sources.Training, config: Moni
     """Per feature, the share of known users' requests whose value differs from training's."""
     if not config.salt:
         return []
-    from kubetfx.serving.request_log import hash_user
+    from kubetfx.pipelines.recommender.serving.request_log import hash_user
 
     by_hash = {hash_user(user, config.salt): features for user, features in training.user_features.items()}
     known = [row for row, user in enumerate(batch.users) if user in by_hash]

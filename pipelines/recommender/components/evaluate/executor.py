@@ -11,8 +11,8 @@ import numpy as np
 
 from kubetfx.components.common import fs, integrity, names, serving, timing
 from kubetfx.components.common.errors import KubetfxError
-from kubetfx.components.evaluate import data as eval_data
-from kubetfx.components.evaluate import ranking, report, scoring, slices, tfma_metrics
+from kubetfx.pipelines.recommender.components.evaluate import data as eval_data
+from kubetfx.pipelines.recommender.components.evaluate import ranking, report, scoring, slices, tfma_metrics
 from kubetfx.pipelines.recommender import explain
 
 WORST_USERS = 10

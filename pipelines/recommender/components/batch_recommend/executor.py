@@ -55,7 +55,7 @@ def run(model_dir: str, version: str, out_path: str, report_path: str, user_tabl
     with timing.stage(TASK, "reading the users"):
         users, not_in_table = read_users(user_table_uri, user_ids_uri)
     if model is None:
-        from kubetfx.serving.loaded import LoadedModel
+        from kubetfx.pipelines.recommender.serving.loaded import LoadedModel
 
         with timing.stage(TASK, f"loading the model {model_dir}"):
             model = LoadedModel(model_dir, version)
@@ -76,7 +76,7 @@ def run(model_dir: str, version: str, out_path: str, report_path: str, user_tabl
 def read_users(user_table_uri: str, user_ids_uri: str) -> tuple[pd.DataFrame, int]:
     """The users to recommend for with whatever features the inputs give (NaN where none), and how
     many listed users the user table lacks."""
-    from kubetfx.components.ingest import executor as ingest
+    from kubetfx.pipelines.recommender.components.ingest import executor as ingest
 
     if not user_table_uri and not user_ids_uri:
         raise InputDataError("batch recommendations need users: a user table (every user in it) or a list of user ids")
@@ -97,7 +97,7 @@ def read_users(user_table_uri: str, user_ids_uri: str) -> tuple[pd.DataFrame, in
 
 
 def _read_ids(uri: str) -> pd.DataFrame:
-    from kubetfx.components.ingest import executor as ingest
+    from kubetfx.pipelines.recommender.components.ingest import executor as ingest
 
     if uri.endswith(".txt"):
         if not fs.exists(uri):
@@ -120,7 +120,7 @@ def feature_columns(users: pd.DataFrame, features: dict[str, str], source: str) 
     an empty cell) get the kind's neutral value, as the server's unknown users do. A column the
     model takes that the inputs lack entirely is an error: silently neutral features for every user
     would give everyone the same recommendations."""
-    from kubetfx.serving.loaded import INTEGER, NUMBER, STRING
+    from kubetfx.pipelines.recommender.serving.loaded import INTEGER, NUMBER, STRING
 
     columns = {}
     for name, kind in features.items():
@@ -148,7 +148,7 @@ def _write(model, user_ids: np.ndarray, columns: dict[str, np.ndarray], out_path
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from kubetfx.serving.loaded import Batch
+    from kubetfx.pipelines.recommender.serving.loaded import Batch
 
     schema = pa.schema([(names.USER_ID, pa.string()), ("items", pa.list_(pa.string())),
                         ("scores", pa.list_(pa.float32())), ("model_version", pa.string())])

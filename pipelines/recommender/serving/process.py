@@ -12,7 +12,7 @@ import urllib.request
 
 from kubetfx.components.common import names
 from kubetfx.components.common.errors import ServingError
-from kubetfx.serving.config import LOOPBACK
+from kubetfx.pipelines.recommender.serving.config import LOOPBACK
 
 
 def free_port() -> int:

@@ -29,7 +29,7 @@ def batch_recommend(
     """
     import os
 
-    from kubetfx.components.batch_recommend import executor
+    from kubetfx.pipelines.recommender.components.batch_recommend import executor
     from kubetfx.components.common.errors import InputDataError
     from kubetfx.components.common.kfp_glue import record
 

@@ -1,6 +1,6 @@
 """Load benchmark of `kubetfx serve`: latency percentiles and throughput of top-10 recommendations.
 
-    python -m kubetfx.serving.bench --serving-root build/serving [--requests 3000 --clients 4]
+    python -m kubetfx.pipelines.recommender.serving.bench --serving-root build/serving [--requests 3000 --clients 4]
 
 The server runs in a child process on loopback; this process is the load: `clients` threads,
 each on one keep-alive connection, send v1 requests of one user each until `requests` have been
@@ -26,7 +26,7 @@ import urllib.parse
 import urllib.request
 
 from kubetfx.pipelines.recommender import names
-from kubetfx.serving import process
+from kubetfx.pipelines.recommender.serving import process
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,7 +183,7 @@ def markdown(figures: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kubetfx.serving.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m kubetfx.pipelines.recommender.serving.bench", description=__doc__.split("\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--serving-root", help="serve the latest blessed model of this serving root")
     source.add_argument("--model-dir", help="serve this SavedModel folder")

@@ -54,7 +54,7 @@ class ServeConfig:
     max_body_bytes: int = 1_000_000
     request_log: RequestLogConfig | None = None
     # Non-empty: every request but the health probes needs `Authorization: Bearer <auth_token>`
-    # (kubetfx.serving.auth); kept out of repr so that it never reaches a log.
+    # (kubetfx.pipelines.recommender.serving.auth); kept out of repr so that it never reaches a log.
     auth_token: str = dataclasses.field(default="", repr=False)
 
     def __post_init__(self):

@@ -51,7 +51,7 @@ class LoadedModel:
         # Before anything of the model runs: files changed since push are refused, named.
         self.manifest = integrity.verify(model_dir, require=require_manifest)
         if self.manifest is None:
-            logging.getLogger("kubetfx.serving").warning(
+            logging.getLogger("kubetfx.pipelines.recommender.serving").warning(
                 "the model at '%s' has no %s: its files are not verified (push writes one)", model_dir, integrity.MANIFEST_FILE)
         try:
             self._saved = tf.saved_model.load(model_dir)

@@ -28,7 +28,7 @@ def ingest(
         report: Rows per split, users, items and unmatched ids.
     """
     from kubetfx.components.common.kfp_glue import record
-    from kubetfx.components.ingest import executor
+    from kubetfx.pipelines.recommender.components.ingest import executor
 
     figures = executor.run(interactions_uri, users_uri, items_uri, examples.path, report.path,
                            split_method=split_method, eval_fraction=eval_fraction, seed=seed)

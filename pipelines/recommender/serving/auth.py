@@ -16,7 +16,7 @@ from prometheus_client import Counter
 
 from kubetfx.components.common import names
 
-LOG = logging.getLogger("kubetfx.serving")
+LOG = logging.getLogger("kubetfx.pipelines.recommender.serving")
 MIN_TOKEN_BYTES = 16  # shorter tokens can be guessed
 REFUSED = Counter("kubetfx_auth_refused", "Requests refused for a missing or wrong bearer token")
 OPEN_PATHS = frozenset({"/", "/v2/health/live", "/v2/health/ready", f"/v2/models/{names.SERVING_MODEL_NAME}/ready"})

@@ -62,8 +62,8 @@ def read_served(log_uri: str) -> list[Served]:
 
 def read_outcomes(uri: str, salt: bytes):
     """The outcome log as (hashed user, item, time) arrays, hashed with the request log's salt."""
-    from kubetfx.components.ingest import executor as ingest
-    from kubetfx.serving.request_log import hash_user
+    from kubetfx.pipelines.recommender.components.ingest import executor as ingest
+    from kubetfx.pipelines.recommender.serving.request_log import hash_user
 
     if not salt:
         raise MonitorError(f"outcomes '{uri}' can only be matched with the request log's hashed users given its "

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from kubetfx.components.common import examples
 from kubetfx.components.common.errors import InputDataError
-from kubetfx.components.evaluate.ranking import Interactions
+from kubetfx.pipelines.recommender.components.evaluate.ranking import Interactions
 from kubetfx.pipelines.recommender import names
 
 AGE_BUCKETS = ((18, "<18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "45-54"))

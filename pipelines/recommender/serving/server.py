@@ -12,11 +12,11 @@ import signal
 
 from kubetfx.components.common import timing
 from kubetfx.components.common.errors import ServingError
-from kubetfx.serving.config import ServeConfig
-from kubetfx.serving.loaded import LoadedModel
-from kubetfx.serving.model import RecommenderModel
-from kubetfx.serving.request_log import RequestLogger
-from kubetfx.serving.watcher import LatestWatcher, load_latest
+from kubetfx.pipelines.recommender.serving.config import ServeConfig
+from kubetfx.pipelines.recommender.serving.loaded import LoadedModel
+from kubetfx.pipelines.recommender.serving.model import RecommenderModel
+from kubetfx.pipelines.recommender.serving.request_log import RequestLogger
+from kubetfx.pipelines.recommender.serving.watcher import LatestWatcher, load_latest
 
 
 class BodyTooLarge(Exception):
@@ -144,7 +144,7 @@ def _rest_server(config: ServeConfig, model: RecommenderModel):
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_exception_handler(BodyTooLarge, _body_too_large)
     if config.auth_token:  # added last, so outermost: a request without the token is refused before anything reads it
-        from kubetfx.serving.auth import BearerAuth
+        from kubetfx.pipelines.recommender.serving.auth import BearerAuth
 
         app.add_middleware(BearerAuth, token=config.auth_token)
     return rest

@@ -11,10 +11,10 @@ import kserve
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from kubetfx.pipelines.recommender import explain, names
-from kubetfx.serving import instances
-from kubetfx.serving.config import ServeConfig
-from kubetfx.serving.loaded import INTEGER, ITEMS, NUMBER, STRING, Batch, LoadedModel, Recommendation
-from kubetfx.serving.request_log import RequestLogger
+from kubetfx.pipelines.recommender.serving import instances
+from kubetfx.pipelines.recommender.serving.config import ServeConfig
+from kubetfx.pipelines.recommender.serving.loaded import INTEGER, ITEMS, NUMBER, STRING, Batch, LoadedModel, Recommendation
+from kubetfx.pipelines.recommender.serving.request_log import RequestLogger
 
 VERSION_HEADER = "x-model-version"
 _V2_DATATYPES = {STRING: "BYTES", INTEGER: "INT64", NUMBER: "FP32", ITEMS: "BYTES"}
