@@ -67,7 +67,7 @@ def test_statistics_gen_alone_on_imported_examples(data, tmp_path):
 
     @dsl.pipeline(name="statistics-gen-alone")
     def alone(examples_uri: str):
-        imported = dsl.importer(artifact_uri=examples_uri, artifact_class=dsl.Dataset, reimport=False)
+        imported = dsl.importer(artifact_uri=examples_uri, artifact_class=dsl.Artifact, reimport=False)
         op(examples=imported.output)
 
     alone(examples_uri=str(data / "examples"))

@@ -75,14 +75,14 @@ def test_the_tfx_module_runs_through_the_kfp_components_under_kfp_local(churn, t
 
     @dsl.pipeline
     def tfx_style(examples_uri: str, schema_uri: str, module_file: str) -> dsl.Model:
-        raw = dsl.importer(artifact_uri=examples_uri, artifact_class=dsl.Dataset, reimport=False)
+        raw = dsl.importer(artifact_uri=examples_uri, artifact_class=dsl.Artifact, reimport=False)
         raw_schema = dsl.importer(artifact_uri=schema_uri, artifact_class=dsl.Artifact, reimport=False)
         transformed = transform_op(examples=raw.output, schema=raw_schema.output, module_file=module_file,
                                    beam_pipeline_args=[])
         trained = train_op(transformed_examples=transformed.outputs["transformed_examples"],
                            transform_graph=transformed.outputs["transform_graph"], schema=raw_schema.output,
                            module_file=module_file, train_steps=TRAIN_STEPS, eval_steps=EVAL_STEPS,
-                           hyperparameters={}, custom_config={}, model_contract=False)
+                           hyperparameters={}, custom_config={})
         return trained.outputs["model"]
 
     arguments = {"examples_uri": str(churn / "examples"), "schema_uri": str(churn / "schema"), "module_file": MODULE_FILE}

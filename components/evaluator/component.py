@@ -1,18 +1,19 @@
 """KFP interface of the generic evaluator (TFX's Evaluator); the work is in `executor.py`."""
 from typing import Optional
 
-from kfp.dsl import Artifact, Dataset, Input, Markdown, Metrics, Model, Output
+from kfp.dsl import Input, Markdown, Metrics, Model, Output
 
+from kubetfx.components.common.artifacts import Examples, ModelBlessing, ModelEvaluation
 from kubetfx.components.common.kfp_glue import build_component
 
 
 def evaluator(
     model: Input[Model],
-    examples: Input[Dataset],
+    examples: Input[Examples],
     eval_config: str,
     beam_pipeline_args: list,
-    evaluation: Output[Artifact],
-    blessing: Output[Artifact],
+    evaluation: Output[ModelEvaluation],
+    blessing: Output[ModelBlessing],
     metrics: Output[Metrics],
     report: Output[Markdown],
     baseline_model: Optional[Input[Model]] = None,

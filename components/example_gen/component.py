@@ -1,12 +1,13 @@
 """KFP interface of the generic example_gen (TFX's ExampleGen executors); the work is in `executor.py`."""
-from kfp.dsl import Dataset, Output
+from kfp.dsl import Output
 
+from kubetfx.components.common.artifacts import Examples
 from kubetfx.components.common.kfp_glue import build_component
 
 
 def example_gen(
     input_uri: str,
-    examples: Output[Dataset],
+    examples: Output[Examples],
     beam_pipeline_args: list = [],
     file_format: str = "",
     split_buckets: dict = {"train": 2, "eval": 1},

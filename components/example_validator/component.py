@@ -1,13 +1,14 @@
 """KFP interface of the generic example_validator (TFX's ExampleValidator); the work is in `executor.py`."""
-from kfp.dsl import Artifact, Input, Output
+from kfp.dsl import Input, Output
 
+from kubetfx.components.common.artifacts import ExampleAnomalies, ExampleStatistics, Schema
 from kubetfx.components.common.kfp_glue import build_component
 
 
 def example_validator(
-    statistics: Input[Artifact],
-    schema: Input[Artifact],
-    anomalies: Output[Artifact],
+    statistics: Input[ExampleStatistics],
+    schema: Input[Schema],
+    anomalies: Output[ExampleAnomalies],
     blocking_anomalies: list = [],
     fail_on_any_anomaly: bool = False,
     exclude_splits: list = [],

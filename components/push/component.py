@@ -1,14 +1,15 @@
 """KFP interface of the push step; the work is in `executor.py`."""
 import functools
 
-from kfp.dsl import Artifact, Input, Markdown, Model, Output
+from kfp.dsl import Input, Markdown, Model, Output
 
+from kubetfx.components.common.artifacts import ModelBlessing
 from kubetfx.components.common.kfp_glue import build_component
 
 
 def push(
     model: Input[Model],
-    blessing: Input[Artifact],
+    blessing: Input[ModelBlessing],
     serving_root: str,
     serving_image: str,
     pushed_model: Output[Model],

@@ -1,12 +1,13 @@
 """KFP interface of the generic schema_gen (TFX's SchemaGen); the work is in `executor.py`."""
-from kfp.dsl import Artifact, Input, Output
+from kfp.dsl import Input, Output
 
+from kubetfx.components.common.artifacts import ExampleStatistics, Schema
 from kubetfx.components.common.kfp_glue import build_component
 
 
 def schema_gen(
-    statistics: Input[Artifact],
-    schema: Output[Artifact],
+    statistics: Input[ExampleStatistics],
+    schema: Output[Schema],
     infer_feature_shape: bool = True,
     exclude_splits: list = [],
 ):

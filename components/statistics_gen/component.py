@@ -1,17 +1,20 @@
 """KFP interface of the generic statistics_gen (TFX's StatisticsGen); the work is in `executor.py`."""
 from typing import Optional
 
-from kfp.dsl import Artifact, Dataset, Input, Output
+from kfp.dsl import Artifact, Input, Output
 
+from kubetfx.components.common.artifacts import ExampleStatistics, Examples
 from kubetfx.components.common.kfp_glue import build_component
 
 
 def statistics_gen(
-    examples: Input[Dataset],
-    statistics: Output[Artifact],
+    examples: Input[Examples],
+    statistics: Output[ExampleStatistics],
     beam_pipeline_args: list = [],
     exclude_splits: list = [],
     stats_options_json: str = "",
+    # A plain Artifact: KFP 2.17 adds no import to the step's command for a custom class inside
+    # Optional[...], and it takes any typed artifact.
     schema: Optional[Input[Artifact]] = None,
 ):
     """Computes TFDV's statistics of every split with TFX's StatisticsGen executor.

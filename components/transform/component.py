@@ -1,16 +1,17 @@
 """KFP interface of the transform step; the work is in `executor.py`."""
-from kfp.dsl import Artifact, Dataset, Input, Markdown, Output
+from kfp.dsl import Input, Markdown, Output
 
+from kubetfx.components.common.artifacts import Examples, Schema, TransformGraph
 from kubetfx.components.common.kfp_glue import build_component
 
 
 def transform(
-    examples: Input[Dataset],
-    schema: Input[Artifact],
+    examples: Input[Examples],
+    schema: Input[Schema],
     module_file: str,
     beam_pipeline_args: list,
-    transform_graph: Output[Artifact],
-    transformed_examples: Output[Dataset],
+    transform_graph: Output[TransformGraph],
+    transformed_examples: Output[Examples],
     report: Output[Markdown],
 ):
     """Runs the module file's preprocessing_fn with tensorflow-transform on Beam.

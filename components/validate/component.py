@@ -1,13 +1,14 @@
 """KFP interface of the validate step; the work is in `executor.py`."""
-from kfp.dsl import HTML, Artifact, Dataset, Input, Output
+from kfp.dsl import HTML, Input, Output
 
+from kubetfx.components.common.artifacts import ExampleStatistics, Examples, Schema
 from kubetfx.components.common.kfp_glue import build_component
 
 
 def validate(
-    examples: Input[Dataset],
-    statistics: Output[Artifact],
-    schema: Output[Artifact],
+    examples: Input[Examples],
+    statistics: Output[ExampleStatistics],
+    schema: Output[Schema],
     report: Output[HTML],
 ):
     """Computes statistics per split, infers a schema from train and checks each split against it.

@@ -58,7 +58,7 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
             request_log_salt_uri: The salt of that request log (see the recommender pipeline).
         """
         statistics = dsl.importer(artifact_uri=statistics_uri, artifact_class=dsl.Artifact, reimport=False)
-        examples = dsl.importer(artifact_uri=examples_uri, artifact_class=dsl.Dataset, reimport=False)
+        examples = dsl.importer(artifact_uri=examples_uri, artifact_class=dsl.Artifact, reimport=False)
         check = monitor_op(statistics=statistics.output, examples=examples.output, interactions_uri=interactions_uri,
                            users_uri=users_uri, items_uri=items_uri, request_log_uri=request_log_uri,
                            log_salt_uri=log_salt_uri, thresholds=thresholds,

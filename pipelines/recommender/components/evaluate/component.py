@@ -1,12 +1,13 @@
 """KFP interface of the evaluate step; the work is in `executor.py`."""
-from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
+from kfp.dsl import HTML, Input, Metrics, Model, Output
 
+from kubetfx.components.common.artifacts import Examples, ModelBlessing, ModelEvaluation
 from kubetfx.components.common.kfp_glue import build_component
 
 
 def evaluate(
     model: Input[Model],
-    examples: Input[Dataset],
+    examples: Input[Examples],
     serving_root: str,
     top_k: list,
     main_metric: str,
@@ -15,8 +16,8 @@ def evaluate(
     min_fairness_ratio: float,
     min_group_size: int,
     thresholds: dict,
-    evaluation: Output[Artifact],
-    blessing: Output[Artifact],
+    evaluation: Output[ModelEvaluation],
+    blessing: Output[ModelBlessing],
     metrics: Output[Metrics],
     report: Output[HTML],
 ) -> bool:

@@ -1,12 +1,13 @@
 """KFP interface of the monitor step; the work is in `executor.py`."""
-from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Output
+from kfp.dsl import HTML, Artifact, Input, Metrics, Output
 
+from kubetfx.components.common.artifacts import ExampleStatistics, Examples
 from kubetfx.components.common.kfp_glue import build_component
 
 
 def monitor(
-    statistics: Input[Artifact],
-    examples: Input[Dataset],
+    statistics: Input[ExampleStatistics],
+    examples: Input[Examples],
     interactions_uri: str,
     users_uri: str,
     items_uri: str,
