@@ -9,6 +9,7 @@ nothing here reads the environment.
 import contextlib
 import dataclasses
 import datetime
+import functools
 import hashlib
 import json
 import pathlib
@@ -19,7 +20,9 @@ from typing import Callable
 import yaml
 
 from kubetfx.components.common.errors import SubmitError
-from kubetfx.components.push.manifests import REQUEST_LOG_ROOT, REQUEST_LOG_SALT_URI, request_log_problem
+from kubetfx.components.push.manifests import (CANARY_TRAFFIC_PERCENT, REQUEST_LOG_ROOT, REQUEST_LOG_SALT_URI,
+                                               canary_problem, request_log_problem)
+from kubetfx.pipelines.recommender.components.ingest import limits as quality_limits
 from kubetfx.version import __version__
 
 GCS = "gs://"
@@ -31,6 +34,12 @@ SUCCEEDED = ("SUCCEEDED", "SKIPPED")
 FAILED = ("FAILED", "CANCELED", "CANCELLED")  # Vertex AI spells it CANCELLED
 VERTEX_CONSOLE = "https://console.cloud.google.com/vertex-ai"
 _JSON_TYPES = {"NUMBER_INTEGER": int, "NUMBER_DOUBLE": (int, float), "BOOLEAN": bool, "LIST": list, "STRUCT": dict}
+# Parameters whose values have a rule beyond their type: name -> why a value breaks it (empty when
+# it does not). `kubetfx run` and `kubetfx submit` apply them before anything runs or is sent.
+VALUE_RULES: dict[str, Callable[[object], str]] = {
+    CANARY_TRAFFIC_PERCENT: canary_problem,
+    **{name: functools.partial(quality_limits.share_problem, name) for name in quality_limits.PARAMETERS},
+}
 _LABEL = re.compile(r"[a-z][a-z0-9_-]{0,62}")  # Vertex AI label keys; values may also start with a digit or be empty
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 
@@ -166,13 +175,17 @@ def typed_parameters(spec: Spec, values: dict) -> dict:
 
 
 def _typed(name: str, value, parameter_type: str):
-    """A value as JSON of the declared type; text from the command line is parsed (JSON)."""
+    """A value as JSON of the declared type; text from the command line is parsed (JSON). A
+    parameter with a rule (VALUE_RULES) is refused by the rule's own message, which names its range."""
     if parameter_type == "STRING":
         return value if isinstance(value, str) else json.dumps(value)
     try:
         parsed = json.loads(value) if isinstance(value, str) else value
     except json.JSONDecodeError:
-        parsed = None
+        parsed = value  # not JSON: text, which no type but STRING takes
+    problem = VALUE_RULES[name](parsed) if name in VALUE_RULES else ""
+    if problem:
+        raise SubmitError(problem)
     if not isinstance(parsed, _JSON_TYPES.get(parameter_type, ())) or (
             isinstance(parsed, bool) and parameter_type != "BOOLEAN"):  # JSON's true is no number here
         raise SubmitError(f"parameter {name} is {parameter_type}, and '{value}' is not one "

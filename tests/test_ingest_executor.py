@@ -1,10 +1,12 @@
 """The ingest executor on tiny tables the tests write."""
+import pathlib
+
 import pandas as pd
 import pytest
 
 from kubetfx.components.common import examples
 from kubetfx.components.common.errors import InputDataError
-from kubetfx.pipelines.recommender.components.ingest import executor
+from kubetfx.pipelines.recommender.components.ingest import executor, limits
 from kubetfx.pipelines.recommender import names
 
 
@@ -197,7 +199,7 @@ def test_data_problems_are_counted_in_the_figures_and_the_report(tmp_path):
 @pytest.mark.parametrize("mutate, message", [
     (lambda f: pd.concat([f, f], ignore_index=True), r"32 rows repeat an earlier row in every column \(50.0%, limit 10.0%"),
     (lambda f: f.assign(rating=f["rating"].astype(float).where(f.index != 3, float("inf"))),
-     r"1 rows hold inf or -inf in rating \(3.1%, limit 0.0%; first rows 4\)"),
+     r"1 rows hold inf or -inf in rating \(3.1%, limit 0.0%, parameter max_non_finite_share; first rows 4\)"),
 ])
 def test_data_problems_beyond_their_limit_fail_the_run(tmp_path, mutate, message):
     with pytest.raises(InputDataError, match=message):
@@ -208,3 +210,51 @@ def test_interactions_of_unknown_users_beyond_the_limit_fail_the_run(tmp_path):
     users = pd.DataFrame({"user_id": ["0", "1", "2"], "age": [20, 30, 40]})
     with pytest.raises(InputDataError, match=r"8 interactions are of users missing from the users table \(25.0%"):
         _run(tmp_path, _write(tmp_path, "i.csv", _interactions()), _write(tmp_path, "u.csv", users))
+
+
+@pytest.mark.parametrize("name, value", [("max_duplicate_share", -0.1), ("max_unknown_user_share", 1.5),
+                                         ("max_unknown_item_share", float("nan")), ("max_non_finite_share", True)])
+def test_a_limit_outside_0_to_1_is_refused_naming_it(name, value):
+    with pytest.raises(ValueError, match=f"^{name} is .*; it is a share of the interaction rows, a number from 0 to 1"):
+        limits.QualityLimits(**{name: value})
+
+
+def test_the_limits_are_typed_parameters_of_the_pipeline_that_reach_ingest():
+    from google.protobuf import json_format
+
+    from kubetfx.config import Images
+    from kubetfx.pipelines.recommender import pipeline
+
+    spec = json_format.MessageToDict(pipeline.create_pipeline(Images(repo="local")).pipeline_spec)
+    declared = spec["root"]["inputDefinitions"]["parameters"]
+    ingest_inputs = spec["root"]["dag"]["tasks"][names.TASK_INGEST]["inputs"]["parameters"]
+    for name in limits.PARAMETERS:
+        assert declared[name]["parameterType"] == "NUMBER_DOUBLE"
+        assert declared[name].get("defaultValue", 0.0) == getattr(limits.DEFAULTS, name)
+        assert ingest_inputs[name] == {"componentInputParameter": name}
+
+
+def test_a_limit_given_to_the_pipeline_decides_the_run(tmp_path):
+    """Run by kfp.local as a compiled spec runs: half the rows duplicated fails at the default limit
+    (the executor tests above), and passes at max_duplicate_share 0.6, which the report shows."""
+    import dataclasses
+
+    from kfp import dsl
+
+    from kubetfx.pipelines import local_runner
+    from kubetfx.pipelines.recommender.components.ingest import component as ingest
+
+    step = ingest.build("local")
+
+    @dsl.pipeline(name="ingest-only")
+    def ingest_only(interactions_uri: str, max_duplicate_share: float):
+        step(interactions_uri=interactions_uri, users_uri="", items_uri="", split_method="random", eval_fraction=0.25,
+             seed=1, **{**dataclasses.asdict(limits.DEFAULTS), "max_duplicate_share": max_duplicate_share})
+
+    doubled = _write(tmp_path, "i.csv", pd.concat([_interactions(), _interactions()], ignore_index=True))
+    summary = local_runner.run(ingest_only, {"interactions_uri": doubled, "max_duplicate_share": 0.6},
+                               str(tmp_path / "run"))
+    assert summary["status"] == "succeeded", summary["error"]
+    assert summary["data_quality"]["duplicate_rows"] == 32
+    report = pathlib.Path(summary["reports"][names.TASK_INGEST]).read_text()
+    assert "| rows repeat an earlier row in every column | 32 | 50.00% | 60% (`max_duplicate_share`) |" in report

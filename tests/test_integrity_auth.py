@@ -157,3 +157,67 @@ def test_the_inference_service_mounts_the_token_secret_and_sets_the_canary_share
     plain = yaml.safe_load(open(manifests.write(str(tmp_path / "p2"), str(pushed / "1"), "1",
                                                 manifests.DeployConfig(serving_image="img"))["inference_service"]).read())
     assert "canaryTrafficPercent" not in plain["spec"]["predictor"]
+
+
+def _version_without_manifest(root, model_dir, version: str) -> None:
+    """A version as push wrote them before manifests existed, and LATEST moved to it."""
+    import shutil
+
+    from kubetfx.components.common import serving
+
+    shutil.copytree(model_dir, root / version)
+    serving.replace_latest(str(root), {"version": version, "model_dir": version}, serving.current_version(str(root)))
+
+
+def test_with_require_manifest_a_version_without_one_is_refused_and_the_served_one_stays(pushed, model_dir, caplog,
+                                                                                         monkeypatch):
+    from prometheus_client import REGISTRY
+
+    from kubetfx.pipelines.recommender.serving import watcher as watcher_module
+
+    # kubetfx's log does not propagate to the root logger once configured: catch it where it is.
+    monkeypatch.setattr(watcher_module.LOG, "handlers", [caplog.handler])
+    _version_without_manifest(pushed, model_dir, "2")
+    refused_before = REGISTRY.get_sample_value("kubetfx_model_refusals_total") or 0.0
+    swapped = []
+    watcher = LatestWatcher(str(pushed), "1", swapped.append, poll_seconds=60, require_manifest=True)
+    watcher.check_once()
+    watcher.check_once()  # refused once, not again at every poll
+    assert swapped == [] and watcher.serving_latest is False
+    assert REGISTRY.get_sample_value("kubetfx_model_refusals_total") - refused_before == 1
+    assert f"'{pushed / '2'}' has no MANIFEST.json" in caplog.text and "push the model again" in caplog.text
+    assert "still serving 1" in caplog.text
+    unrequired = []
+    LatestWatcher(str(pushed), "1", unrequired.append, poll_seconds=60).check_once()
+    assert [model.version for model in unrequired] == ["2"]  # without the option: served, unverified
+
+
+def test_kubetfx_serve_and_recommend_with_require_manifest_refuse_a_model_without_one(model_dir, tmp_path, capsys):
+    from kubetfx import cli
+
+    assert cli.main(["serve", "--model-dir", model_dir, "--require-manifest"]) == 2
+    error = capsys.readouterr().err
+    assert f"the model at '{model_dir}' has no MANIFEST.json, which is required" in error and "push the model again" in error
+    users = tmp_path / "users.txt"
+    users.write_text("u1\n")
+    out = tmp_path / "recommendations.parquet"
+    assert cli.main(["recommend", "--model-dir", model_dir, "--users", str(users), "--out", str(out),
+                     "--require-manifest"]) == 2
+    assert "has no MANIFEST.json, which is required" in capsys.readouterr().err and not out.exists()
+
+
+def test_the_manifests_push_writes_serve_only_a_verified_model_at_the_canary_share(pushed, tmp_path):
+    import yaml
+    from google.cloud.aiplatform_v1.types import UploadModelRequest
+
+    from kubetfx.components.push import manifests
+
+    paths = manifests.write(str(tmp_path / "pushed"), str(pushed / "1"), "1",
+                            manifests.DeployConfig(serving_image="img", canary_traffic_percent=100))
+    predictor = yaml.safe_load(open(paths["inference_service"]).read())["spec"]["predictor"]
+    assert predictor["canaryTrafficPercent"] == 100 and "--require-manifest" in predictor["containers"][0]["args"]
+    vertex = UploadModelRequest.from_json(open(paths["vertex_upload_request"]).read())
+    assert "--require-manifest" in vertex.model.container_spec.args
+    for percent in (True, 12.5, -1, 101):
+        with pytest.raises(ValueError, match=r"canary_traffic_percent is .*a whole number from 0 to 100"):
+            manifests.DeployConfig(serving_image="img", canary_traffic_percent=percent)

@@ -53,6 +53,17 @@ def test_a_served_version_changed_after_push_is_refused_naming_the_file(tmp_path
         latest_blessed.run(root, str(tmp_path / "champion"))
 
 
+def test_a_champion_without_a_manifest_is_refused_when_one_is_required(tmp_path):
+    root = pushed(tmp_path, 2.0)
+    (tmp_path / "serving" / "1" / integrity.MANIFEST_FILE).unlink()  # as pushed before manifests existed
+    with pytest.raises(integrity.IntegrityError, match=f"the model at '{root}/1' has no MANIFEST.json, which is "
+                                                       "required .* push the model again"):
+        latest_blessed.run(root, str(tmp_path / "required"), require_manifest=True)
+    assert not (tmp_path / "required" / names.SERVING_MODEL_SUBDIR).exists()  # refused before anything is copied
+    figures = latest_blessed.run(root, str(tmp_path / "unverified"))
+    assert figures["found"] and figures["version"] == "1" and figures["lineage"] == {}
+
+
 def test_a_pointer_to_nothing_or_unreadable_is_an_error_saying_what_to_do(tmp_path):
     root = tmp_path / "serving"
     root.mkdir()

@@ -1,5 +1,7 @@
 """The local run's summary: a failed step's own error, without terminal colours, and the data
 problems ingest counted."""
+import dataclasses
+
 import pandas as pd
 
 from kubetfx.components.common import names
@@ -25,13 +27,14 @@ def test_a_failed_run_summary_holds_the_steps_error(tmp_path):
     from kfp import dsl
 
     from kubetfx.pipelines.recommender.components.ingest import component as ingest
+    from kubetfx.pipelines.recommender.components.ingest.limits import DEFAULTS
 
     step = ingest.build("local")
 
     @dsl.pipeline(name="ingest-only")
     def ingest_only(interactions_uri: str):
         step(interactions_uri=interactions_uri, users_uri="", items_uri="", split_method="random",
-             eval_fraction=0.25, seed=1)
+             eval_fraction=0.25, seed=1, **dataclasses.asdict(DEFAULTS))
 
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"user_id": ["1"], "item": ["2"]}).to_csv(bad, index=False)

@@ -158,6 +158,9 @@ def test_wait_follows_the_run_and_exits_non_zero_when_it_fails(contract, spec, s
     ([*DATA, "--schedule", "0 0 3 * * *", "--wait"], "--wait"),
     (["--interactions", __file__, "--serving-root", "gs://models/r"], "--pipeline-root gs://"),
     ([*DATA, "--param", "request_log_root=gs://logs/r"], "request_log_salt_uri is empty"),
+    ([*DATA, "--param", "canary_traffic_percent=150"], "canary_traffic_percent is 150; it is KServe's canaryTrafficPercent"),
+    ([*DATA, "--param", "canary_traffic_percent=12.5"], "a whole number from 0 to 100"),
+    ([*DATA, "--param", "max_unknown_user_share=-0.1"], "max_unknown_user_share is -0.1; it is a share"),
 ])
 def test_bad_configuration_is_reported_before_any_request(fake, spec, flags, message, capsys):
     assert _submit(fake, spec, *flags) == 2

@@ -14,6 +14,8 @@ SPEC = submit.Spec(path="spec.yaml", name="p", description="", digest="012345678
     "fast": {"parameterType": "BOOLEAN", "isOptional": True},
     "ks": {"parameterType": "LIST", "isOptional": True},
     "config": {"parameterType": "STRUCT", "isOptional": True},
+    "canary_traffic_percent": {"parameterType": "NUMBER_INTEGER", "isOptional": True},
+    "max_duplicate_share": {"parameterType": "NUMBER_DOUBLE", "isOptional": True},
 })
 
 
@@ -30,6 +32,26 @@ def test_text_from_the_command_line_takes_the_declared_types():
 def test_values_of_another_type_are_refused(name, value):
     with pytest.raises(SubmitError, match=f"parameter {name} is"):
         submit.typed_parameters(SPEC, {"data": "d", name: value})
+
+
+@pytest.mark.parametrize("value", ["150", "-1", "12.5", "true", "ten"])
+def test_a_canary_share_that_is_no_whole_percent_is_refused_naming_the_range(value):
+    with pytest.raises(SubmitError, match=r"^canary_traffic_percent is .*; it is KServe's canaryTrafficPercent, .*"
+                                          r"a whole number from 0 to 100"):
+        submit.typed_parameters(SPEC, {"data": "d", "canary_traffic_percent": value})
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5", "NaN", "many"])
+def test_a_quality_limit_outside_0_to_1_is_refused_naming_the_parameter(value):
+    with pytest.raises(SubmitError, match=r"^max_duplicate_share is .*; it is a share of the interaction rows, "
+                                          r"a number from 0 to 1"):
+        submit.typed_parameters(SPEC, {"data": "d", "max_duplicate_share": value})
+
+
+def test_shares_within_their_range_pass_typed():
+    typed = submit.typed_parameters(SPEC, {"data": "d", "canary_traffic_percent": "100", "max_duplicate_share": "1"})
+    assert typed["canary_traffic_percent"] == 100 and typed["max_duplicate_share"] == 1.0
+    assert submit.typed_parameters(SPEC, {"data": "d", "canary_traffic_percent": "0"})["canary_traffic_percent"] == 0
 
 
 def test_a_missing_required_parameter_is_named_with_its_description():

@@ -13,7 +13,7 @@ from kubetfx.pipelines.recommender.serving.watcher import LatestWatcher
 class FakeModel:
     """Stands for a LoadedModel: loads any folder that exists, except one named 'broken'."""
 
-    def __init__(self, model_dir: str, version: str):
+    def __init__(self, model_dir: str, version: str, require_manifest: bool = False):
         if not fs.exists(model_dir) or model_dir.rstrip("/").endswith("broken"):
             raise OSError(f"cannot load {model_dir}")
         self.model_dir, self.version = model_dir, version

@@ -75,17 +75,24 @@ def read_manifest(model_dir: str) -> dict | None:
     return manifest
 
 
+def require_manifest(model_dir: str) -> None:
+    """Refuses `model_dir` when it holds no manifest, naming it and what to do (its files are not
+    checked here: `verify` does that)."""
+    if not fs.exists(fs.join(model_dir, MANIFEST_FILE)):
+        raise IntegrityError(_missing(model_dir))
+
+
 def verify(model_dir: str, require: bool = False) -> dict | None:
     """Checks every file of `model_dir` against its manifest; returns the manifest, or None when
     there is none and `require` is false (versions pushed before manifests existed).
 
-    Raises `IntegrityError` naming the first files that changed, went missing or were added.
+    Raises `IntegrityError` naming the first files that changed, went missing or were added, or,
+    with `require`, naming the folder that has no manifest.
     """
     manifest = read_manifest(model_dir)
     if manifest is None:
         if require:
-            raise IntegrityError(f"the model at '{model_dir}' has no {MANIFEST_FILE}, which is required; "
-                                 "push it again (push writes the manifest)")
+            raise IntegrityError(_missing(model_dir))
         return None
     expected, actual = manifest["files"], file_hashes(model_dir)
     changed = [name for name in expected if name in actual
@@ -100,3 +107,9 @@ def verify(model_dir: str, require: bool = False) -> dict | None:
         raise IntegrityError(f"the model at '{model_dir}' does not match its {MANIFEST_FILE}: "
                              f"{'; '.join(problems[:3])}{more}. Refusing to load it; push the model again")
     return manifest
+
+
+def _missing(model_dir: str) -> str:
+    return (f"the model at '{model_dir}' has no {MANIFEST_FILE}, which is required (--require-manifest): it was "
+            "pushed before push wrote manifests, or the file was removed, so its files cannot be verified. Refusing "
+            "to load it; push the model again (push writes the manifest)")

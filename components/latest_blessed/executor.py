@@ -15,9 +15,12 @@ from kubetfx.components.common.errors import ServingError
 META_FOUND = "found"
 
 
-def run(serving_root: str, model_uri: str) -> dict:
+def run(serving_root: str, model_uri: str, require_manifest: bool = False) -> dict:
     """Copies the version LATEST names under `serving_root` to `model_uri`/Format-Serving; returns
-    whether one was found, its version, where it was and its lineage (MANIFEST.json's)."""
+    whether one was found, its version, where it was and its lineage (MANIFEST.json's).
+
+    With `require_manifest`, a version without a manifest (pushed before push wrote them) is
+    refused, naming its folder, before anything is copied; without, it is taken unverified."""
     watch = timing.Stopwatch()
     if not serving_root:
         raise ServingError("serving_root is empty: give the folder or gs:// prefix push writes to")
@@ -29,8 +32,10 @@ def run(serving_root: str, model_uri: str) -> dict:
     if not fs.exists(source):
         raise ServingError(f"LATEST under '{serving_root}' names version '{pointer['version']}', but '{source}' does "
                            "not exist: push again, or point LATEST at a version that is there")
+    if require_manifest:
+        integrity.require_manifest(source)
     target = fs.join(model_uri, names.SERVING_MODEL_SUBDIR)
     size = fs.copy_tree(source, target)
-    manifest = integrity.verify(target) or {}
+    manifest = integrity.verify(target, require=require_manifest) or {}
     return {META_FOUND: True, "version": pointer["version"], "serving_root": serving_root, "source": source,
             "bytes": size, "lineage": manifest.get("lineage", {}), names.META_WALL_SECONDS: watch.seconds}

@@ -28,6 +28,9 @@ SALT_SECRET_FILE = f"{SALT_SECRET_MOUNT}/salt"
 # The pipeline's (and push's) parameters that configure the served model's request log.
 REQUEST_LOG_ROOT = "request_log_root"
 REQUEST_LOG_SALT_URI = "request_log_salt_uri"
+# The pipeline's (and push's) parameter written as the predictor's `canaryTrafficPercent`, which
+# KServe's InferenceService declares an integer (int64): a share of traffic, 0 to 100.
+CANARY_TRAFFIC_PERCENT = "canary_traffic_percent"
 # A Kubernetes Secret holding the bearer token `kubetfx serve` requires when auth is on:
 # `kubectl create secret generic kubetfx-serving-token --from-file=token=<file>`. Not optional:
 # without it the pod does not start, rather than serving without auth.
@@ -59,8 +62,9 @@ class DeployConfig:
         problem = request_log_problem(self.request_log_root, self.request_log_salt_uri)
         if problem:
             raise ValueError(problem)
-        if not 0 <= self.canary_traffic_percent <= 100:
-            raise ValueError(f"canary_traffic_percent is {self.canary_traffic_percent}; it is a share of traffic, 0 to 100")
+        problem = canary_problem(self.canary_traffic_percent)
+        if problem:
+            raise ValueError(problem)
 
 
 def request_log_problem(log_root: str, salt_uri: str) -> str:
@@ -73,11 +77,23 @@ def request_log_problem(log_root: str, salt_uri: str) -> str:
     return ""
 
 
+def canary_problem(percent) -> str:
+    """Why `percent` cannot be KServe's canaryTrafficPercent (empty when it can): checked by push,
+    and by `kubetfx run` and `kubetfx submit` before anything runs or is sent."""
+    if isinstance(percent, int) and not isinstance(percent, bool) and 0 <= percent <= 100:
+        return ""
+    return (f"{CANARY_TRAFFIC_PERCENT} is {percent!r}; it is KServe's canaryTrafficPercent, the new version's share "
+            "of traffic: a whole number from 0 to 100 (0: all traffic once the new version is ready)")
+
+
 def serve_command(model_dir: str, version: str, config: DeployConfig | None = None) -> list[str]:
     """`kubetfx serve` of one fixed model folder, answering as `version`, on the container's port,
-    logging requests when `config` names a request log."""
+    logging requests when `config` names a request log.
+
+    The folder must hold the MANIFEST.json push wrote in it (`--require-manifest`): a copy that
+    lost it, or a folder that never had one, is not served unverified."""
     command = ["python3", "-m", "kubetfx", "serve", "--model-dir", model_dir, "--model-version", version,
-               "--host", ALL_INTERFACES, "--port", str(names.SERVING_PORT)]
+               "--host", ALL_INTERFACES, "--port", str(names.SERVING_PORT), "--require-manifest"]
     if config and config.request_log_root:
         command += ["--request-log-root", config.request_log_root, "--request-log-salt-file", config.request_log_salt_uri]
     if config and config.require_token:

@@ -20,6 +20,9 @@ def add_arguments(commands) -> None:
     recommend.add_argument("--k", type=int, default=BatchRecommendConfig.k, help="items per user")
     recommend.add_argument("--batch-size", type=int, default=BatchRecommendConfig.batch_size, help="users per model call")
     recommend.add_argument("--out", required=True, help="Parquet file to write (local or gs://)")
+    recommend.add_argument("--require-manifest", action="store_true",
+                           help="refuse a model without push's MANIFEST.json (pushed before push wrote one) "
+                                "instead of using it unverified")
     recommend.add_argument("--report", default="", help="also write a Markdown report here (default: beside --out)")
 
 
@@ -36,11 +39,12 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise SystemExit(f"kubetfx recommend: {error}") from None
     if args.serving_root:
-        model = load_latest(args.serving_root)
+        model = load_latest(args.serving_root, require_manifest=args.require_manifest)
         if model is None:
             raise ServingError(f"no blessed model has been pushed to '{args.serving_root}' (it has no LATEST pointer)")
     else:
-        model = LoadedModel(args.model_dir, args.model_dir.rstrip("/").rsplit("/", 1)[-1])
+        model = LoadedModel(args.model_dir, args.model_dir.rstrip("/").rsplit("/", 1)[-1],
+                            require_manifest=args.require_manifest)
     report = args.report or f"{args.out.removesuffix('.parquet')}.md"
     figures = executor.run(model.model_dir, model.version, args.out, report, user_table_uri=args.user_table,
                            user_ids_uri="" if args.users == "all" else args.users, config=config, model=model)

@@ -24,6 +24,9 @@ def add_arguments(commands) -> None:
     serve.add_argument("--auth-token-file", default="",
                        help="require `Authorization: Bearer <token>` with the token in this file (e.g. a mounted "
                             "Kubernetes Secret); health probes stay open")
+    serve.add_argument("--require-manifest", action="store_true",
+                       help="refuse a model without push's MANIFEST.json (pushed before push wrote one) instead of "
+                            "serving it unverified; on reload the served model stays (push such a version again)")
     serve.add_argument("--request-log-rotate-seconds", type=float, default=RequestLogConfig.seconds_per_file,
                        help="a log file is closed this long after its first record, or at "
                             f"{RequestLogConfig.records_per_file:,} records")
@@ -45,6 +48,7 @@ def main(args: argparse.Namespace) -> int:
                              model_version=args.model_version, host=args.host,
                              port=args.port, poll_seconds=args.poll_seconds, max_instances=args.max_instances,
                              max_body_bytes=args.max_body_bytes, request_log=request_log,
+                             require_manifest=args.require_manifest,
                              auth_token=read_token(args.auth_token_file) if args.auth_token_file else "")
     except (OSError, ValueError) as error:
         raise SystemExit(f"kubetfx serve: {error}") from None

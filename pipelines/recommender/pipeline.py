@@ -5,6 +5,7 @@ from kubetfx.pipelines.recommender.components.batch_recommend import component a
 from kubetfx.components.common import names
 from kubetfx.pipelines.recommender.components.evaluate import component as evaluate_component
 from kubetfx.pipelines.recommender.components.ingest import component as ingest_component
+from kubetfx.pipelines.recommender.components.ingest.limits import DEFAULTS as QUALITY_LIMITS
 from kubetfx.components.push import component as push_component
 from kubetfx.components.train import component as train_component
 from kubetfx.components.train_launcher import component as train_launcher_component
@@ -47,6 +48,10 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
         split_method: str = "random",
         eval_fraction: float = 0.25,
         seed: int = 42,
+        max_duplicate_share: float = QUALITY_LIMITS.max_duplicate_share,
+        max_unknown_user_share: float = QUALITY_LIMITS.max_unknown_user_share,
+        max_unknown_item_share: float = QUALITY_LIMITS.max_unknown_item_share,
+        max_non_finite_share: float = QUALITY_LIMITS.max_non_finite_share,
         beam_pipeline_args: list = [],
         train_steps: int = 2400,
         eval_steps: int = 20,
@@ -75,6 +80,12 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
             split_method: 'random' (seeded, per user) or 'time' (latest interactions to eval).
             eval_fraction: Share of each user's interactions held out for evaluation.
             seed: Seed of the split.
+            max_duplicate_share: Most interaction rows (share, 0 to 1) that may repeat an earlier row
+                in every column before ingest fails the run; each data problem is counted in the
+                ingest report and the run summary either way.
+            max_unknown_user_share: Most interactions (share, 0 to 1) whose user is missing from users_uri.
+            max_unknown_item_share: Most interactions (share, 0 to 1) whose item is missing from items_uri.
+            max_non_finite_share: Most interactions (share, 0 to 1) with an inf or -inf rating or timestamp.
             beam_pipeline_args: Beam options for Transform (empty: DirectRunner in the step's pod).
             train_steps: Training steps passed to run_fn.
             eval_steps: Validation steps passed to run_fn.
@@ -97,7 +108,9 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
                 previous one keeps the rest; 0: all of it once ready.
         """
         ingest = ingest_op(interactions_uri=interactions_uri, users_uri=users_uri, items_uri=items_uri,
-                           split_method=split_method, eval_fraction=eval_fraction, seed=seed)
+                           split_method=split_method, eval_fraction=eval_fraction, seed=seed,
+                           max_duplicate_share=max_duplicate_share, max_unknown_user_share=max_unknown_user_share,
+                           max_unknown_item_share=max_unknown_item_share, max_non_finite_share=max_non_finite_share)
         validate = validate_op(examples=ingest.outputs["examples"])
         transform = transform_op(examples=ingest.outputs["examples"], schema=validate.outputs["schema"],
                                  module_file=module_file, beam_pipeline_args=beam_pipeline_args)

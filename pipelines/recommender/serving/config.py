@@ -53,6 +53,9 @@ class ServeConfig:
     max_instances: int = 256  # per request
     max_body_bytes: int = 1_000_000
     request_log: RequestLogConfig | None = None
+    # True: a version without push's MANIFEST.json is refused (at start, and on reload: the served
+    # one stays); false: it is served unverified with a warning (versions pushed before manifests).
+    require_manifest: bool = False
     # Non-empty: every request but the health probes needs `Authorization: Bearer <auth_token>`
     # (kubetfx.pipelines.recommender.serving.auth); kept out of repr so that it never reaches a log.
     auth_token: str = dataclasses.field(default="", repr=False)

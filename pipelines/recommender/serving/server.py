@@ -91,8 +91,9 @@ async def _body_too_large(_, error: BodyTooLarge):
 def first_model(config: ServeConfig) -> LoadedModel:
     """The model to start with: the fixed folder, or what LATEST points to."""
     if config.model_dir:
-        return LoadedModel(config.model_dir, config.model_version or posixpath.basename(config.model_dir.rstrip("/")))
-    loaded = load_latest(config.serving_root)
+        return LoadedModel(config.model_dir, config.model_version or posixpath.basename(config.model_dir.rstrip("/")),
+                           require_manifest=config.require_manifest)
+    loaded = load_latest(config.serving_root, require_manifest=config.require_manifest)
     if loaded is None:
         raise ServingError(f"nothing to serve: no blessed model has been pushed to '{config.serving_root}' "
                            "(it has no LATEST pointer); run the pipeline first, e.g. `kubetfx run`")
@@ -106,7 +107,8 @@ def serve(config: ServeConfig) -> None:
         loaded = first_model(config)
     request_log = RequestLogger(config.request_log) if config.request_log else None
     model = RecommenderModel(config, loaded, request_log)
-    watcher = (LatestWatcher(config.serving_root, loaded.version, model.swap, config.poll_seconds).start()
+    watcher = (LatestWatcher(config.serving_root, loaded.version, model.swap, config.poll_seconds,
+                             require_manifest=config.require_manifest).start()
                if config.serving_root else None)
     timing.LOG.info("[serve] version %s of '%s' at http://%s:%d/v1/models/%s:predict",
                     loaded.version, config.model_name, config.host, config.port, config.model_name)

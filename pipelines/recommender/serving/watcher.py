@@ -6,35 +6,42 @@ import threading
 from prometheus_client import Counter, Gauge
 
 from kubetfx.components.common import serving
+from kubetfx.components.common.integrity import IntegrityError
 from kubetfx.pipelines.recommender.serving.loaded import LoadedModel
 
 LOG = logging.getLogger("kubetfx.pipelines.recommender.serving")
 RELOADS = Counter("kubetfx_model_reloads", "Newer blessed models swapped in while serving")
 RELOAD_FAILURES = Counter("kubetfx_model_reload_failures", "Newer blessed models that could not be loaded")
+REFUSALS = Counter("kubetfx_model_refusals", "Newer models refused for their manifest (files that do not match "
+                                             "it, or none where one is required); also counted as reload failures")
 POINTER_ERRORS = Counter("kubetfx_latest_pointer_errors", "Reads of the LATEST pointer that failed or found it malformed")
 SERVING_LATEST = Gauge("kubetfx_serving_latest", "1 while the version served is the one LATEST names, "
                                                  "0 while LATEST names another (unloadable, malformed or unreadable)")
 
 
-def load_latest(serving_root: str) -> LoadedModel | None:
-    """The model LATEST points to, loaded; None before the first push."""
+def load_latest(serving_root: str, require_manifest: bool = False) -> LoadedModel | None:
+    """The model LATEST points to, loaded (without push's manifest, refused when `require_manifest`);
+    None before the first push."""
     pointer = serving.read_latest(serving_root)
     if pointer is None:
         return None
-    return LoadedModel(pointer["model_dir"], pointer["version"])
+    return LoadedModel(pointer["model_dir"], pointer["version"], require_manifest=require_manifest)
 
 
 class LatestWatcher:
     """Reads LATEST every `poll_seconds` and hands each newer model to `swap`.
 
-    A version that fails to load, and a pointer that cannot be read or parsed, are logged and
-    counted once each and skipped until LATEST changes again; the model being served stays in
-    place, and `kubetfx_serving_latest` (and `serving_latest`) say it is not the pointer's.
+    A version that fails to load or is refused for its manifest (files changed; none, with
+    `require_manifest`), and a pointer that cannot be read or parsed, are logged and counted once
+    each and skipped until LATEST changes again; the model being served stays in place, and
+    `kubetfx_serving_latest` (and `serving_latest`) say it is not the pointer's.
     Nothing a pointer holds can stop the watcher: it polls until it is stopped.
     """
 
-    def __init__(self, serving_root: str, current_version: str, swap, poll_seconds: float):
+    def __init__(self, serving_root: str, current_version: str, swap, poll_seconds: float,
+                 require_manifest: bool = False):
         self._root, self._version, self._swap, self._poll = serving_root, current_version, swap, poll_seconds
+        self._require_manifest = require_manifest
         self._failed = None  # the version, or the pointer problem, last logged: not logged again
         self.serving_latest = True
         SERVING_LATEST.set(1)
@@ -65,9 +72,11 @@ class LatestWatcher:
         if version == self._failed:
             return
         try:
-            loaded = LoadedModel(pointer["model_dir"], version)
+            loaded = LoadedModel(pointer["model_dir"], version, require_manifest=self._require_manifest)
         except Exception as error:  # a bad push must not take the served model down
             RELOAD_FAILURES.inc()
+            if isinstance(error, IntegrityError):
+                REFUSALS.inc()
             self._behind(f"version {version} at {pointer['model_dir']} cannot be served ({error})", version,
                          counted=False)
             return

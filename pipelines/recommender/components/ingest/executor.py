@@ -4,7 +4,6 @@ Works on local paths and `gs://` URIs; CSV (optionally gzipped) or Parquet, by f
 The split is a pure function of the data and the seed (hash-based, independent of row order),
 so re-running on the same data gives the same split.
 """
-import dataclasses
 import gzip
 import io
 
@@ -16,6 +15,7 @@ import pyarrow.parquet as pq
 from kubetfx.components.common import examples, fs, reports, timing
 from kubetfx.components.common.errors import InputDataError
 from kubetfx.pipelines.recommender import names
+from kubetfx.pipelines.recommender.components.ingest.limits import QualityLimits
 
 SPLIT_RANDOM = "random"
 SPLIT_TIME = "time"
@@ -29,17 +29,6 @@ NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-na
 # (zip codes such as 'T8H1N') are text and pass.
 MAX_WORD_SHARE_IN_NUMBERS = 0.05
 _SHOWN_ROWS = 5
-
-
-@dataclasses.dataclass(frozen=True)
-class QualityLimits:
-    """How much of each data problem a run tolerates before ingest fails it (shares of the
-    interaction rows); every problem is counted in the report and the run summary either way."""
-
-    max_duplicate_share: float = 0.1  # rows identical, in every column, to an earlier row
-    max_unknown_user_share: float = 0.1  # interactions whose user is not in the users table
-    max_unknown_item_share: float = 0.1  # interactions whose item is not in the items table
-    max_non_finite_share: float = 0.0  # ratings or timestamps that are inf or -inf
 
 
 def read_table(uri: str, role: str, id_columns: tuple[str, ...]) -> pd.DataFrame:
@@ -300,31 +289,32 @@ def data_quality(interactions: pd.DataFrame, users: pd.DataFrame | None, items: 
     for column in numeric:
         non_finite |= np.isinf(interactions[column].to_numpy(dtype=np.float64, na_value=np.nan))
     masks = {
-        "duplicate_rows": (interactions.duplicated().to_numpy(), limits.max_duplicate_share,
+        "duplicate_rows": (interactions.duplicated().to_numpy(), "max_duplicate_share",
                            "rows repeat an earlier row in every column"),
-        "unknown_users": (_unmatched_mask(interactions, users, names.USER_ID), limits.max_unknown_user_share,
+        "unknown_users": (_unmatched_mask(interactions, users, names.USER_ID), "max_unknown_user_share",
                           "interactions are of users missing from the users table"),
-        "unknown_items": (_unmatched_mask(interactions, items, names.ITEM_ID), limits.max_unknown_item_share,
+        "unknown_items": (_unmatched_mask(interactions, items, names.ITEM_ID), "max_unknown_item_share",
                           "interactions are of items missing from the items table"),
-        "non_finite_values": (non_finite, limits.max_non_finite_share,
+        "non_finite_values": (non_finite, "max_non_finite_share",
                               f"rows hold inf or -inf in {' or '.join(numeric) or 'rating or timestamp'}"),
     }
     quality = {}
-    for name, (mask, limit, what) in masks.items():
-        count = int(mask.sum())
+    for name, (mask, parameter, what) in masks.items():
+        count, limit = int(mask.sum()), getattr(limits, parameter)
         share = count / len(interactions)
         quality[name] = {"rows": count, "share": round(share, 6), "limit": limit, "exceeded": share > limit,
+                         "parameter": parameter,
                          "first_rows": [int(r) + 1 for r in np.flatnonzero(mask)[:_SHOWN_ROWS]], "what": what}
     return quality
 
 
 def _check_quality(quality: dict, uri: str) -> None:
-    exceeded = [f"{check['rows']:,} {check['what']} ({check['share']:.1%}, limit {check['limit']:.1%}; "
-                f"first rows {', '.join(map(str, check['first_rows']))})"
+    exceeded = [f"{check['rows']:,} {check['what']} ({check['share']:.1%}, limit {check['limit']:.1%}, "
+                f"parameter {check['parameter']}; first rows {', '.join(map(str, check['first_rows']))})"
                 for check in quality.values() if check["exceeded"]]
     if exceeded:
         raise InputDataError(f"interactions file '{uri}': " + "; ".join(exceeded) +
-                             ". Fix the data, or raise the limit (ingest's QualityLimits)")
+                             ". Fix the data, or raise the limit (the pipeline parameter named)")
 
 
 def _unmatched_mask(interactions: pd.DataFrame, table: pd.DataFrame | None, key: str) -> np.ndarray:
@@ -347,7 +337,7 @@ def _report(figures: dict, interactions_uri: str, users_uri: str, items_uri: str
         ]),
         "## Data quality",
         reports.markdown_table(["problem", "rows", "share", "limit", "first rows"], [
-            [check["what"], check["rows"], f"{check['share']:.2%}", f"{check['limit']:.0%}",
+            [check["what"], check["rows"], f"{check['share']:.2%}", f"{check['limit']:.0%} (`{check['parameter']}`)",
              ", ".join(map(str, check["first_rows"])) or "-"] for check in figures["quality"].values()]),
         f"Sources: interactions `{interactions_uri}`, users `{users_uri or '-'}`, items `{items_uri or '-'}`.",
         "Columns: " + ", ".join(f"`{c}`" for c in figures["columns"]),
