@@ -1,7 +1,8 @@
 """Each generic data component runs alone under kfp.local (a subprocess in this environment), its
 inputs made by the test and brought in as plain parameters or through dsl.importer: example_gen,
 statistics_gen, schema_gen, example_validator (with a curated schema, and stopping on a blocking
-anomaly) and latest_blessed."""
+anomaly), transform, evaluator, push and latest_blessed. (train and tuner: tests/test_tuner.py.)"""
+import json
 import pathlib
 import warnings
 
@@ -10,15 +11,18 @@ import pytest
 import tensorflow_data_validation as tfdv
 from kfp import dsl, local
 
-from kubetfx.components.common import examples, names
+from kubetfx.components.common import examples, fs, names
+from kubetfx.components.evaluator import component as evaluator
 from kubetfx.components.example_gen import component as example_gen
 from kubetfx.components.example_validator import component as example_validator
 from kubetfx.components.latest_blessed import component as latest_blessed
+from kubetfx.components.push import component as push
 from kubetfx.components.schema_gen import component as schema_gen
 from kubetfx.components.statistics_gen import component as statistics_gen
 from kubetfx.components.statistics_gen import executor as statistics_executor
+from kubetfx.components.transform import component as transform
 from test_latest_blessed import pushed
-from tfx_style_data import churn_frame
+from tfx_style_data import MODULE_FILE, churn_frame
 
 IMAGE = "kubetfx-test"  # the steps run in this environment; the image is only named
 
@@ -131,3 +135,57 @@ def test_latest_blessed_alone(tmp_path):
     assert (pathlib.Path(champion.path) / names.SERVING_MODEL_SUBDIR / "saved_model.pb").is_file()
     empty = op(serving_root=str(tmp_path / "empty"))
     assert empty.outputs["Output"] is False and empty.outputs["model"].metadata["found"] is False
+
+
+def test_transform_alone_on_imported_examples_and_schema(churn, tmp_path):
+    op = transform.build(IMAGE)
+
+    @dsl.pipeline(name="transform-alone")
+    def alone(examples_uri: str, schema_uri: str, module_file: str):
+        raw = dsl.importer(artifact_uri=examples_uri, artifact_class=dsl.Artifact, reimport=False)
+        schema = dsl.importer(artifact_uri=schema_uri, artifact_class=dsl.Artifact, reimport=False)
+        op(examples=raw.output, schema=schema.output, module_file=module_file, beam_pipeline_args=[])
+
+    alone(examples_uri=str(churn / "examples"), schema_uri=str(churn / "schema"), module_file=MODULE_FILE)
+    task = _task_folder(tmp_path, "transform")
+    assert (task / "transform_graph" / "transform_fn" / "saved_model.pb").is_file()
+    assert {split: examples.read_split(str(task / "transformed_examples"), split).num_rows > 0
+            for split in names.SPLITS} == {split: True for split in names.SPLITS}
+
+
+AUC_ABOVE_CHANCE = json.dumps({
+    "model_specs": [{"signature_name": "serving_default", "label_key": "churned", "prediction_key": "probabilities"}],
+    "metrics_specs": [{"metrics": [{"class_name": "AUC", "threshold": {"value_threshold": {"lower_bound": 0.6}}}]}],
+})
+
+
+def test_evaluator_alone_blesses_a_model_meeting_its_eval_config(churn, churn_trained, tmp_path):
+    op = evaluator.build(IMAGE)
+
+    @dsl.pipeline(name="evaluator-alone")
+    def alone(model_uri: str, examples_uri: str, eval_config: str):
+        model = dsl.importer(artifact_uri=model_uri, artifact_class=dsl.Model, reimport=False)
+        raw = dsl.importer(artifact_uri=examples_uri, artifact_class=dsl.Artifact, reimport=False)
+        op(model=model.output, examples=raw.output, eval_config=eval_config, beam_pipeline_args=[])
+
+    alone(model_uri=str(churn / "model"), examples_uri=str(churn / "examples"), eval_config=AUC_ABOVE_CHANCE)
+    task = _task_folder(tmp_path, "evaluator")
+    assert next((task / "blessing").rglob("BLESSED")).is_file()
+    output = json.loads((task / "executor_output.json").read_text())
+    assert output["parameterValues"]["Output"] is True
+
+
+def test_push_alone_moves_latest_to_the_new_version(churn, churn_trained, tmp_path):
+    op = push.build(IMAGE)
+    fs.write_json(str(tmp_path / "blessing" / names.BLESSING_FILE), {names.META_BLESSED: True})
+
+    @dsl.pipeline(name="push-alone")
+    def alone(model_uri: str, blessing_uri: str, serving_root: str):
+        model = dsl.importer(artifact_uri=model_uri, artifact_class=dsl.Model, reimport=False)
+        blessing = dsl.importer(artifact_uri=blessing_uri, artifact_class=dsl.Artifact, reimport=False)
+        op(model=model.output, blessing=blessing.output, serving_root=serving_root)
+
+    alone(model_uri=str(churn / "model"), blessing_uri=str(tmp_path / "blessing"), serving_root=str(tmp_path / "serving"))
+    latest = json.loads((tmp_path / "serving" / names.LATEST_POINTER).read_text())
+    version = tmp_path / "serving" / latest["version"]
+    assert (version / "saved_model.pb").is_file()
