@@ -224,6 +224,7 @@ def evaluate_bench(eval_sizes: tuple[int, ...], out_dir: str, seed: int = 0, tra
     from kubetfx.pipelines.recommender.components.evaluate import executor as evaluate
     from kubetfx.pipelines.recommender.components.ingest import executor as ingest
     from kubetfx.components.train import executor as train
+    from kubetfx.components.train.args import TrainArgs
     from kubetfx.components.transform import executor as transform
     from kubetfx.components.validate import executor as validate
     from kubetfx.pipelines.recommender import data
@@ -239,8 +240,9 @@ def evaluate_bench(eval_sizes: tuple[int, ...], out_dir: str, seed: int = 0, tra
         validate.run(str(work / "examples"), str(work / "statistics"), str(work / "schema"), str(work / "validate.html"))
         transform.run(str(work / "examples"), str(work / "schema"), REFERENCE_MODULE, str(work / "graph"),
                       str(work / "transformed"), str(work / "transform.md"))
-        train.run(str(work / "transformed"), str(work / "graph"), str(work / "schema"), REFERENCE_MODULE, str(work / "model"),
-                  str(work / "model_run"), str(work / "train.md"), train_steps, 1, {"epochs": 1})
+        train.run(TrainArgs(str(work / "transformed"), str(work / "graph"), str(work / "schema"), REFERENCE_MODULE,
+                            str(work / "model"), str(work / "model_run"), str(work / "train.md"), train_steps, 1,
+                            {"epochs": 1}))
         step = evaluate.run(train.serving_model_dir(str(work / "model")), str(work / "examples"), str(work / "evaluation"),
                             str(work / "blessing"), str(work / "evaluate.html"))
         keras_s = keras_evaluate(str(work / "transformed"), str(work / "graph"), str(work / "model"), 1024)

@@ -55,12 +55,13 @@ def transformed(ingested, validated, tmp_path_factory):
 def trained(transformed, validated, tmp_path_factory):
     """The train step's model folder and figures, after a short training."""
     from kubetfx.components.train import executor
+    from kubetfx.components.train.args import TrainArgs
 
     graph, transformed_examples, _ = transformed
     out = tmp_path_factory.mktemp("train")
-    figures = executor.run(str(transformed_examples), str(graph), str(validated), REFERENCE_MODULE,
-                           str(out / "model"), str(out / "model_run"), str(out / "report.md"),
-                           train_steps=60, eval_steps=2, hyperparameters={"epochs": 2})
+    figures = executor.run(TrainArgs(str(transformed_examples), str(graph), str(validated), REFERENCE_MODULE,
+                                     str(out / "model"), str(out / "model_run"), str(out / "report.md"),
+                                     train_steps=60, eval_steps=2, hyperparameters={"epochs": 2}))
     return out / "model", figures
 
 

@@ -2,6 +2,7 @@
 trained one: the reference model's four raw features in, `catalogue` out, and each user's best
 item chosen by their age (item `age % len(catalogue)` first), so answers can be checked per user."""
 from kubetfx.components.common import names
+from kubetfx.pipelines.recommender import contract
 
 DTYPES = {"user_id": "string", "age": "int64", "gender": "string", "occupation": "string"}
 
@@ -22,9 +23,9 @@ def build(path: str, catalogue: list[str], top_k: int = 5) -> str:
         return {"item_ids": tf.gather(items, top.indices), "scores": top.values}
 
     signatures = {
-        names.SIGNATURE_RECOMMEND: tf.function(recommend, input_signature=[spec]),
-        names.SIGNATURE_SCORE_CATALOGUE: tf.function(lambda f: {"scores": scores(f)}, input_signature=[spec]),
-        names.SIGNATURE_CATALOGUE: tf.function(lambda: {"item_ids": items}, input_signature=[]),
+        contract.SIGNATURE_RECOMMEND: tf.function(recommend, input_signature=[spec]),
+        contract.SIGNATURE_SCORE_CATALOGUE: tf.function(lambda f: {"scores": scores(f)}, input_signature=[spec]),
+        contract.SIGNATURE_CATALOGUE: tf.function(lambda: {"item_ids": items}, input_signature=[]),
     }
     tf.saved_model.save(tf.Module(), path, signatures=signatures)
     return path

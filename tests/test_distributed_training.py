@@ -11,6 +11,8 @@ import pytest
 
 from kubetfx.components.common import names
 from kubetfx.components.train import local_cluster, worker
+from kubetfx.components.train.args import TrainArgs
+from kubetfx.pipelines.recommender import contract
 
 REFERENCE_MODULE = "kubetfx.pipelines.recommender.module"
 TIMEOUT_S = 240.0
@@ -47,7 +49,7 @@ def scratch(tmp_path):
 def _args(transformed, validated, out: pathlib.Path, epochs: int, replicas: int, cpu_replicas: int = 0):
     graph, transformed_examples, _ = transformed
     hyperparameters = {"epochs": epochs, "batch_size": GLOBAL_BATCH // replicas}
-    return worker.WorkerArgs(str(transformed_examples), str(graph), str(validated), REFERENCE_MODULE,
+    return TrainArgs(str(transformed_examples), str(graph), str(validated), REFERENCE_MODULE,
                              str(out / "model"), str(out / "model_run"), str(out / "report.md"), TRAIN_STEPS,
                              EVAL_STEPS, hyperparameters, cpu_replicas=cpu_replicas, figures=str(out / "figures.json"))
 
@@ -75,7 +77,7 @@ def test_two_workers_train_one_model_as_good_as_one_workers(transformed, validat
     local_cluster.wait(processes, tmp_path / "logs", TIMEOUT_S)
     figures = json.loads(pathlib.Path(args.figures).read_text())
     assert figures["strategy"] == "MultiWorkerMirroredStrategy: chief 0 of 2 workers, 2 replicas"
-    assert set(names.REQUIRED_SIGNATURES) <= set(figures["signatures"])
+    assert set(contract.REQUIRED_SIGNATURES) <= set(figures["signatures"])
     _assert_as_good_as_one_worker(figures["metrics"], one_worker)
     worker_log = (tmp_path / "logs" / "worker-1.log").read_text()
     assert "worker 0 of 2 workers" in worker_log and "run_fn for 60 steps done" in worker_log
@@ -91,7 +93,7 @@ def test_mirrored_strategy_over_two_logical_cpus_trains_and_exports(transformed,
     local_cluster.wait(processes, tmp_path / "logs", TIMEOUT_S)
     figures = json.loads(pathlib.Path(args.figures).read_text())
     assert (figures["strategy"], figures["replicas"]) == ("MirroredStrategy over 2 logical CPUs", 2)
-    assert set(names.REQUIRED_SIGNATURES) <= set(figures["signatures"])
+    assert set(contract.REQUIRED_SIGNATURES) <= set(figures["signatures"])
     _assert_as_good_as_one_worker(figures["metrics"], one_worker)
 
 
@@ -159,5 +161,5 @@ def test_a_killed_worker_restarts_from_the_backup_and_the_job_finishes(transform
     resumed = _epochs_logged_by(out / "model_run", chief.pid)
     assert resumed == [saved_epoch + 1], f"the restarted chief trained epochs {resumed}, not only the one left"
     figures = json.loads(pathlib.Path(args.figures).read_text())
-    assert set(names.REQUIRED_SIGNATURES) <= set(figures["signatures"])
+    assert set(contract.REQUIRED_SIGNATURES) <= set(figures["signatures"])
     assert not backup.exists(), "a finished run leaves no backup behind"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kubetfx.components.common import names
-from kubetfx.pipelines.recommender import explain
+from kubetfx.pipelines.recommender import contract, explain
 from kubetfx.pipelines.recommender.serving import instances
 from kubetfx.pipelines.recommender.serving.loaded import LoadedModel
 
@@ -52,9 +52,9 @@ def _history_model(path: str, with_history_signature: bool = True) -> str:
         return {"item_ids": tf.gather(module.items, best.indices), "scores": best.values}
 
     signatures = {
-        names.SIGNATURE_RECOMMEND: tf.function(recommend, input_signature=[spec]),
-        names.SIGNATURE_SCORE_CATALOGUE: tf.function(lambda f: {"scores": scores(f)}, input_signature=[spec]),
-        names.SIGNATURE_CATALOGUE: tf.function(lambda: {"item_ids": module.items}, input_signature=[]),
+        contract.SIGNATURE_RECOMMEND: tf.function(recommend, input_signature=[spec]),
+        contract.SIGNATURE_SCORE_CATALOGUE: tf.function(lambda f: {"scores": scores(f)}, input_signature=[spec]),
+        contract.SIGNATURE_CATALOGUE: tf.function(lambda: {"item_ids": module.items}, input_signature=[]),
     }
     if with_history_signature:
         signatures[explain.HISTORY_SIGNATURE] = tf.function(

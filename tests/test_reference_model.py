@@ -22,12 +22,13 @@ MAX_STEP_TIME_RATIO = 2.0
 def evaluated(ingested, transformed, validated, tmp_path_factory):
     from kubetfx.pipelines.recommender.components.evaluate import executor as evaluate
     from kubetfx.components.train import executor as train
+    from kubetfx.components.train.args import TrainArgs
 
     graph, transformed_examples, _ = transformed
     out = tmp_path_factory.mktemp("reference")
-    figures = train.run(str(transformed_examples), str(graph), str(validated), REFERENCE_MODULE, str(out / "model"),
-                        str(out / "model_run"), str(out / "train.md"), train_steps=400, eval_steps=2,
-                        hyperparameters={"epochs": 8, "batch_size": 128})
+    figures = train.run(TrainArgs(str(transformed_examples), str(graph), str(validated), REFERENCE_MODULE,
+                                  str(out / "model"), str(out / "model_run"), str(out / "train.md"), train_steps=400,
+                                  eval_steps=2, hyperparameters={"epochs": 8, "batch_size": 128}))
     evaluate.run(figures["serving_model_dir"], str(ingested), str(out / "evaluation"), str(out / "blessing"),
                  str(out / "evaluate.html"), config=evaluate.EvaluateConfig(run_tfma=False))
     return fs.read_json(str(out / "evaluation" / names.EVAL_RESULT_FILE))

@@ -11,7 +11,7 @@ from kserve.errors import InvalidInput
 
 from kubetfx.components.common import fs
 from kubetfx.components.push import executor as push
-from kubetfx.pipelines.recommender import names
+from kubetfx.pipelines.recommender import contract, names
 from kubetfx.pipelines.recommender.serving import instances, process
 from kubetfx.pipelines.recommender.serving.loaded import Batch, LoadedModel
 from kubetfx.pipelines.recommender.serving.request_log import RequestLogger, hash_user
@@ -43,9 +43,9 @@ def _contract_model(path: str, catalogue: list[str], top_k: int = 3) -> str:
         return {"item_ids": tf.gather(items, best.indices), "scores": best.values}
 
     signatures = {
-        names.SIGNATURE_RECOMMEND: tf.function(recommend, input_signature=[spec]),
-        names.SIGNATURE_SCORE_CATALOGUE: tf.function(lambda f: {"scores": scores(f)}, input_signature=[spec]),
-        names.SIGNATURE_CATALOGUE: tf.function(lambda: {"item_ids": items}, input_signature=[]),
+        contract.SIGNATURE_RECOMMEND: tf.function(recommend, input_signature=[spec]),
+        contract.SIGNATURE_SCORE_CATALOGUE: tf.function(lambda f: {"scores": scores(f)}, input_signature=[spec]),
+        contract.SIGNATURE_CATALOGUE: tf.function(lambda: {"item_ids": items}, input_signature=[]),
     }
     tf.saved_model.save(module, path, signatures=signatures)
     return path

@@ -1,17 +1,22 @@
-"""The train executor: TFX's FnArgs for run_fn, and the exported model's contract."""
+"""The train executor: TFX's FnArgs for run_fn, the tuner's hyperparameters, and the check of the
+exported model (any SavedModel, or the pipeline's own check such as the recommender's contract)."""
+import json
+
 import pytest
 
 from kubetfx.components.common import names
-from kubetfx.components.common.errors import ModelContractError, ModuleFileError
+from kubetfx.components.common.errors import InputDataError, ModelContractError, ModuleFileError
 from kubetfx.components.train import executor
+from kubetfx.components.train.args import TrainArgs
+from kubetfx.pipelines.recommender import contract
 
 
 def test_run_fn_gets_tfx_own_fn_args_with_kubetfx_extras(transformed):
     from tfx import v1 as tfx
 
     graph, transformed_examples, _ = transformed
-    args = executor.build_fn_args(str(transformed_examples), str(graph), "schema", "m", "r", 5, 2, {"a": 1}, {"b": 2},
-                                  strategy="s")
+    args = executor.build_fn_args(TrainArgs(str(transformed_examples), str(graph), "schema", "module", "m", "r",
+                                            "report", 5, 2, {"a": 1}, {"b": 2}), strategy="s")
     assert isinstance(args, tfx.components.FnArgs) and isinstance(args.data_accessor, tfx.components.DataAccessor)
     assert (args.train_steps, args.eval_steps, args.hyperparameters, args.custom_config) == (5, 2, {"a": 1}, {"b": 2})
     assert args.transform_output == args.transform_graph_path == str(graph)
@@ -25,7 +30,7 @@ def test_data_accessor_reads_transformed_examples_through_tfxio(transformed):
     from tfx_bsl.public import tfxio
 
     graph, transformed_examples, _ = transformed
-    args = executor.build_fn_args(str(transformed_examples), str(graph), "", "m", "r", 1, 1, {}, {})
+    args = executor.build_fn_args(TrainArgs(str(transformed_examples), str(graph), "", "module", "m", "r", "report", 1, 1))
     schema = tft.TFTransformOutput(str(graph)).transformed_metadata.schema
     dataset = args.data_accessor.tf_dataset_factory(args.train_files, tfxio.TensorFlowDatasetOptions(batch_size=8, label_key="item_id"), schema)
     features, labels = next(iter(dataset))
@@ -36,7 +41,7 @@ def test_trained_model_recommends_catalogue_items_for_raw_features(trained):
     import tensorflow as tf
 
     model_dir, figures = trained
-    assert set(names.REQUIRED_SIGNATURES) <= set(figures["signatures"])
+    assert set(contract.REQUIRED_SIGNATURES) <= set(figures["signatures"])
     assert {"train_loss", "validation_loss"} <= set(figures["metrics"])
     loaded = tf.saved_model.load(figures["serving_model_dir"])
     catalogue = set(loaded.signatures["catalogue"]()["item_ids"].numpy())
@@ -60,11 +65,11 @@ def _module(tmp_path, body: str):
     return str(path)
 
 
-def _train(tmp_path, transformed, validated, module_file, model_contract=True):
+def _train(tmp_path, transformed, validated, module_file, model_check=""):
     graph, transformed_examples, _ = transformed
-    return executor.run(str(transformed_examples), str(graph), str(validated), module_file, str(tmp_path / "model"),
-                        str(tmp_path / "run"), str(tmp_path / "r.md"), train_steps=1, eval_steps=1,
-                        model_contract=model_contract)
+    return executor.run(TrainArgs(str(transformed_examples), str(graph), str(validated), module_file,
+                                  str(tmp_path / "model"), str(tmp_path / "run"), str(tmp_path / "r.md"), train_steps=1,
+                                  eval_steps=1, model_check=model_check))
 
 
 def test_a_module_without_run_fn_is_named(tmp_path, transformed, validated):
@@ -74,7 +79,8 @@ def test_a_module_without_run_fn_is_named(tmp_path, transformed, validated):
 
 def test_run_fn_that_exports_nothing_is_caught(tmp_path, transformed, validated):
     with pytest.raises(ModelContractError, match="exported no SavedModel at fn_args.serving_model_dir"):
-        _train(tmp_path, transformed, validated, _module(tmp_path, "def run_fn(fn_args):\n    pass\n"))
+        _train(tmp_path, transformed, validated, _module(tmp_path, "def run_fn(fn_args):\n    pass\n"),
+               model_check=contract.MODEL_CHECK)
 
 
 NOT_A_RECOMMENDER = (
@@ -85,14 +91,53 @@ NOT_A_RECOMMENDER = (
 )
 
 
-def test_a_model_without_the_catalogue_signatures_is_caught(tmp_path, transformed, validated):
-    with pytest.raises(ModelContractError, match=r"lacks the signature\(s\) \['score_catalogue', 'catalogue'\]"):
-        _train(tmp_path, transformed, validated, _module(tmp_path, NOT_A_RECOMMENDER))
+def test_the_recommenders_contract_as_model_check_catches_a_model_without_its_signatures(tmp_path, transformed,
+                                                                                        validated):
+    with pytest.raises(ModelContractError, match=r"lacks the signature\(s\) \['score_catalogue', 'catalogue'\] "
+                                                 r"of the recommender's model contract.*Export them from run_fn"):
+        _train(tmp_path, transformed, validated, _module(tmp_path, NOT_A_RECOMMENDER), model_check=contract.MODEL_CHECK)
+    assert not (tmp_path / "r.md").exists(), "a model the check refuses gets no report"
 
 
-def test_without_the_model_contract_any_saved_model_will_do(tmp_path, transformed, validated):
-    figures = _train(tmp_path, transformed, validated, _module(tmp_path, NOT_A_RECOMMENDER), model_contract=False)
+def test_without_a_model_check_any_saved_model_will_do(tmp_path, transformed, validated):
+    figures = _train(tmp_path, transformed, validated, _module(tmp_path, NOT_A_RECOMMENDER))
     assert figures["signatures"] == ["serving_default"]
-    with pytest.raises(ModelContractError, match="exported no SavedModel"):
-        _train(tmp_path / "again", transformed, validated, _module(tmp_path, "def run_fn(fn_args):\n    pass\n"),
-               model_contract=False)
+
+
+def test_a_model_check_from_a_file_is_called_with_the_serving_model(tmp_path, transformed, validated):
+    check = tmp_path / "check.py"
+    check.write_text("import pathlib\n"
+                     "def check(model_dir):\n"
+                     "    pathlib.Path(model_dir).parent.joinpath('checked').write_text(model_dir)\n")
+    figures = _train(tmp_path, transformed, validated, _module(tmp_path, NOT_A_RECOMMENDER), model_check=f"{check}:check")
+    assert (tmp_path / "model" / "checked").read_text() == figures["serving_model_dir"]
+
+
+@pytest.mark.parametrize("spec", ["kubetfx.pipelines.recommender.contract", "gs://b/check.py", "check.py:"])
+def test_a_model_check_that_is_not_module_colon_function_is_refused_before_training(spec):
+    with pytest.raises(ModuleFileError, match=f"model_check '{spec}' is not module:function"):
+        executor.load_model_check(spec)
+
+
+def test_tuned_hyperparameters_reach_run_fn_as_tfx_trainer_passes_them_with_pinned_values_over_them(tmp_path):
+    import keras_tuner
+
+    tuned = keras_tuner.HyperParameters()
+    tuned.Choice("units", [8, 16], default=16)
+    tuned.Float("learning_rate", 1e-3, 1e-1, default=0.01)
+    (tmp_path / "tuned").mkdir()
+    (tmp_path / "tuned" / "best_hyperparameters.txt").write_text(json.dumps(tuned.get_config()))
+    given = executor.hyperparameters({"learning_rate": 0.05, "epochs": 2}, str(tmp_path / "tuned"))
+    assert keras_tuner.HyperParameters.from_config(given).values == {"units": 16, "learning_rate": 0.05, "epochs": 2}
+    assert given["space"] == tuned.get_config()["space"]
+    assert executor.hyperparameters({"epochs": 2}, "") == {"epochs": 2}, "without a tuner, the values alone"
+
+
+def test_a_hyperparameters_folder_without_one_keras_tuner_config_is_named(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputDataError, match="holds 0 files; expected one, the tuner's best_hyperparameters.txt"):
+        executor.hyperparameters({}, str(tmp_path / "empty"))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "best_hyperparameters.txt").write_text('{"space": []}')
+    with pytest.raises(InputDataError, match="best_hyperparameters.txt' is not a KerasTuner HyperParameters config"):
+        executor.hyperparameters({}, str(tmp_path / "bad"))

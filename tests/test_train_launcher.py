@@ -1,6 +1,6 @@
-"""The multi-worker launcher: the TFJob it creates (checked against the Training Operator's published
-CRD schema) and how it follows, reports and cleans up jobs (against the kubernetes client's own
-objects, with the API calls faked)."""
+"""The trainer's TFJob placement (launcher.py, tfjob.py): the TFJob it creates (checked against the
+Training Operator's published CRD schema) and how it follows, reports and cleans up jobs (against
+the kubernetes client's own objects, with the API calls faked)."""
 import copy
 import dataclasses
 import json
@@ -17,8 +17,8 @@ from kubernetes.client.rest import ApiException
 
 from kubetfx.components.common import names, timing
 from kubetfx.components.common.errors import TrainingJobError
-from kubetfx.components.train import worker
-from kubetfx.components.train_launcher import executor, tfjob
+from kubetfx.components.train import launcher, tfjob
+from kubetfx.components.train.args import TrainArgs
 from kubetfx.config import Toleration, TrainingConfig
 
 CONTRACTS = pathlib.Path(__file__).resolve().parent / "contracts"
@@ -28,9 +28,10 @@ IMAGE = "registry.example.com/team/kubetfx-gpu:1.0"
 TRAINING = TrainingConfig(workers=4, gpu_count=2, gpu_type="nvidia-tesla-a100", cpu_limit="16", memory_request="32Gi",
                           node_selectors={"pool": "gpu"}, service_account="trainer",
                           tolerations=(Toleration.parse("nvidia.com/gpu:NoSchedule"), Toleration.parse("team=a:NoExecute")))
-ARGS = worker.WorkerArgs("gs://b/run/transformed", "gs://b/run/graph", "gs://b/run/schema",
-                         "kubetfx.pipelines.recommender.module", "gs://b/run/model", "gs://b/run/model_run",
-                         "gs://b/run/report", 2400, 20, {"batch_size": 128}, {"k": "v"})
+ARGS = TrainArgs("gs://b/run/transformed", "gs://b/run/graph", "gs://b/run/schema",
+                  "kubetfx.pipelines.recommender.module", "gs://b/run/model", "gs://b/run/model_run",
+                  "gs://b/run/report", 2400, 20, {"batch_size": 128}, {"k": "v"}, "gs://b/run/tuned",
+                  "kubetfx.pipelines.recommender.contract:check_model")
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def test_one_chief_and_the_other_workers_run_the_trainer_on_the_same_inputs(mani
         (container,) = spec["template"]["spec"]["containers"]
         assert (container["name"], container["image"]) == ("tensorflow", IMAGE)
         assert container["command"] == ["python3", "-m", "kubetfx.components.train.worker"]
-        assert worker.parse(container["args"]) == ARGS, "every worker gets exactly the step's inputs"
+        assert TrainArgs.parse(container["args"]) == ARGS, "every worker gets exactly the step's inputs"
         assert spec["restartPolicy"] in re.split(r",\s*|\s+and\s+", restart_policies)
     assert manifest["spec"]["runPolicy"]["backoffLimit"] == TRAINING.max_restarts
 
@@ -115,10 +116,13 @@ def test_job_names_are_valid_kubernetes_names_and_follow_the_output():
 
 
 def test_workers_must_reach_every_artifact():
-    local = dataclasses.replace(ARGS, model="/tmp/model", module_file="/home/me/module.py")
-    with pytest.raises(TrainingJobError, match=r"these are not: \['/tmp/model', '/home/me/module.py'\]"):
-        executor.check_reachable(local)
-    executor.check_reachable(ARGS)
+    local = dataclasses.replace(ARGS, model="/tmp/model", module_file="/home/me/module.py",
+                                best_hyperparameters="/tmp/tuned", model_check="/home/me/check.py:check")
+    with pytest.raises(TrainingJobError, match=r"these are not: \['/tmp/model', '/tmp/tuned', '/home/me/module.py', "
+                                               r"'/home/me/check.py'\]"):
+        launcher.check_reachable(local)
+    launcher.check_reachable(ARGS)
+    launcher.check_reachable(dataclasses.replace(ARGS, best_hyperparameters=""))
 
 
 # --- following and cleaning up, with the kubernetes client's objects -----------------------------
@@ -205,13 +209,13 @@ def _job(name: str = "x") -> dict:
     return tfjob.manifest(name, NAMESPACE, IMAGE, ARGS, TRAINING)
 
 
-def _apis(custom) -> executor.KubernetesApis:
-    return executor.KubernetesApis(custom=custom, core=FakeCore())
+def _apis(custom) -> launcher.KubernetesApis:
+    return launcher.KubernetesApis(custom=custom, core=FakeCore())
 
 
 def test_a_job_is_created_followed_to_success_and_deleted(log_lines):
     custom = FakeCustomObjects([CREATED, RUNNING, RUNNING, SUCCEEDED])
-    final = executor.run(_job(), _apis(custom), poll_seconds=0)
+    final = launcher.run(_job(), _apis(custom), poll_seconds=0)
     api = ("kubeflow.org", "v1", NAMESPACE, "tfjobs", "x")
     assert custom.calls == [("create", *api)] + [("get", *api)] * 4 + [("delete", *api, "Background")]
     assert final["status"] == SUCCEEDED
@@ -225,17 +229,17 @@ def test_a_job_is_created_followed_to_success_and_deleted(log_lines):
 def test_a_failed_job_fails_the_step_with_the_failed_pods_log_and_is_deleted(log_lines):
     custom, core = FakeCustomObjects([RUNNING, FAILED]), FakeCore()
     with pytest.raises(TrainingJobError, match="TFJob team-a/x failed: .*1 Worker replica"):
-        executor.run(_job(), executor.KubernetesApis(custom, core), poll_seconds=0)
+        launcher.run(_job(), launcher.KubernetesApis(custom, core), poll_seconds=0)
     assert custom.calls[-1][0] == "delete"
     assert core.calls[0] == ("list", NAMESPACE, "training.kubeflow.org/job-name=x")
-    assert ("log", "x-worker-0", NAMESPACE, "tensorflow", executor.LOG_TAIL_LINES) in core.calls
+    assert ("log", "x-worker-0", NAMESPACE, "tensorflow", launcher.LOG_TAIL_LINES) in core.calls
     assert any("ValueError: boom in x-worker-0" in line for line in log_lines)
 
 
 def test_an_existing_job_of_the_same_name_is_followed_not_duplicated(log_lines):
     custom = FakeCustomObjects([SUCCEEDED], create_error=409)
     custom.job = _job()
-    executor.run(_job(), _apis(custom), poll_seconds=0)
+    launcher.run(_job(), _apis(custom), poll_seconds=0)
     assert [call[0] for call in custom.calls] == ["create", "get", "delete"]
     assert any("exists already: following it" in line for line in log_lines)
 
@@ -243,7 +247,7 @@ def test_an_existing_job_of_the_same_name_is_followed_not_duplicated(log_lines):
 def test_a_refused_job_fails_the_step_and_leaves_nothing_behind():
     custom = FakeCustomObjects([RUNNING], create_error=403)
     with pytest.raises(TrainingJobError, match="cannot create TFJob team-a/x: 403 Forbidden"):
-        executor.run(_job(), _apis(custom), poll_seconds=0)
+        launcher.run(_job(), _apis(custom), poll_seconds=0)
     assert [call[0] for call in custom.calls] == ["create", "delete"], "deleting a job never made is harmless"
 
 
@@ -254,16 +258,16 @@ def test_sigterm_while_following_deletes_the_job():
 
     custom = FakeCustomObjects([RUNNING], on_get=cancel_on_third_poll)
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(executor.Cancelled):
-        executor.run(_job(), _apis(custom), poll_seconds=0)
+    with pytest.raises(launcher.Cancelled):
+        launcher.run(_job(), _apis(custom), poll_seconds=0)
     assert [call[0] for call in custom.calls] == ["create", "get", "get", "get", "delete"]
     assert signal.getsignal(signal.SIGTERM) is before, "the step's own SIGTERM handling is restored"
 
 
 def test_launch_passes_uris_to_the_workers_and_returns_the_chiefs_figures(tmp_path, monkeypatch):
-    monkeypatch.setattr(executor, "SHARED_SCHEMES", (str(tmp_path),))  # a local folder stands in for a bucket
+    monkeypatch.setattr(launcher, "SHARED_SCHEMES", (str(tmp_path),))  # a local folder stands in for a bucket
     uris = {field: str(tmp_path / field) for field in ("transformed_examples", "transform_graph", "schema",
-                                                      "model", "model_run", "report")}
+                                                      "model", "model_run", "report", "best_hyperparameters")}
     args = dataclasses.replace(ARGS, **uris)
     created = []
 
@@ -275,7 +279,7 @@ def test_launch_passes_uris_to_the_workers_and_returns_the_chiefs_figures(tmp_pa
         pathlib.Path(figures).write_text(json.dumps({"chief": True, "metrics": {"validation_loss": 4.2}}))
 
     custom = FakeCustomObjects([SUCCEEDED], on_create=chief_writes_figures)
-    figures = executor.launch(args, IMAGE, TRAINING, NAMESPACE, _apis(custom), poll_seconds=0)
+    figures = launcher.launch(args, IMAGE, TRAINING, NAMESPACE, _apis(custom), poll_seconds=0)
     assert figures == {"chief": True, "metrics": {"validation_loss": 4.2}}
     assert created[0]["metadata"] == {"name": tfjob.job_name(args.model), "namespace": NAMESPACE,
                                       "labels": {"app.kubernetes.io/managed-by": "kubetfx"}}

@@ -42,3 +42,48 @@ def test_the_config_survives_a_compiled_spec_where_numbers_become_floats():
 def test_impossible_counts_are_refused():
     with pytest.raises(ValueError, match="workers must be at least 1"):
         TrainingConfig(workers=0)
+
+
+# --- one trainer interface for the three placements ------------------------------------------------
+
+# What the component has besides the trainer's own arguments: the placement it runs in, and the
+# metrics KFP shows (the executor returns them); what TrainArgs has besides: test and bench settings.
+PLACEMENT_PARAMETERS = {"placement", "trainer_image", "training"}
+COMPONENT_ONLY = PLACEMENT_PARAMETERS | {"metrics"}
+ARGS_ONLY = {"cpu_replicas", "figures"}
+
+
+def _train_interface(spec) -> set:
+    return set(spec.inputs or {}) | set(spec.outputs or {})
+
+
+def test_the_executors_arguments_are_the_components_inputs_and_outputs():
+    import dataclasses
+
+    from kubetfx.components.train import component
+    from kubetfx.components.train.args import TrainArgs
+
+    spec = component.build("image").component_spec
+    assert _train_interface(spec) - COMPONENT_ONLY == {f.name for f in dataclasses.fields(TrainArgs)} - ARGS_ONLY
+    assert PLACEMENT_PARAMETERS <= set(spec.inputs), "the placement is a parameter of the one component"
+
+
+def test_every_placement_is_the_one_train_component():
+    from kubetfx.components.train import component, op, placement
+    from kubetfx.config import Images
+
+    interface = _train_interface(component.build("image").component_spec)
+    images = Images(repo="registry.example.com/team")
+    assert component.build("image").component_spec.inputs["placement"].default == placement.POD
+    # Kubeflow's (one pod, a TFJob launcher) are the component itself: tests/test_compile.py checks their specs.
+    vertex = op.train_op(images, TrainingConfig(workers=3), op.VERTEX)
+    assert interface - {"metrics"} <= _train_interface(vertex.component_spec), "the custom job wraps the component"
+    with pytest.raises(ValueError, match=r"platform must be one of \('kubeflow', 'vertex'\), not 'slurm'"):
+        op.train_op(images, TrainingConfig(), "slurm")
+
+
+def test_an_unknown_placement_is_refused_naming_the_known_ones():
+    from kubetfx.components.train import placement
+
+    with pytest.raises(ValueError, match=r"placement must be one of \('pod', 'tfjob'\), not 'gke'"):
+        placement.locate("gke")

@@ -52,12 +52,13 @@ def make_churn(out: pathlib.Path) -> pathlib.Path:
 
 
 def train_churn(churn: pathlib.Path) -> dict:
-    """Transform then train with the TFX-style module file, no model contract; the train figures."""
+    """Transform then train with the TFX-style module file; the train figures."""
     from kubetfx.components.train import executor as train
+    from kubetfx.components.train.args import TrainArgs
     from kubetfx.components.transform import executor as transform
 
     transform.run(str(churn / "examples"), str(churn / "schema"), MODULE_FILE, str(churn / "graph"),
                   str(churn / "transformed"), str(churn / "transform.md"))
-    return train.run(str(churn / "transformed"), str(churn / "graph"), str(churn / "schema"), MODULE_FILE,
-                     str(churn / "model"), str(churn / "model_run"), str(churn / "train.md"), TRAIN_STEPS,
-                     EVAL_STEPS, model_contract=False)
+    return train.run(TrainArgs(str(churn / "transformed"), str(churn / "graph"), str(churn / "schema"), MODULE_FILE,
+                               str(churn / "model"), str(churn / "model_run"), str(churn / "train.md"), TRAIN_STEPS,
+                               EVAL_STEPS))

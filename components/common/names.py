@@ -30,13 +30,6 @@ BACKUP_SUBDIR = "backup"  # inside model_run: training state for BackupAndRestor
 TRAIN_FIGURES_FILE = "train_figures.json"  # inside model_run: what the chief reports to a launcher
 LATEST_POINTER = "LATEST"
 
-# Signatures every serving model must expose (the kubetfx model contract), checked by train when a
-# pipeline asks for it (model_contract), by ranking evaluation and by serving.
-SIGNATURE_RECOMMEND = "serving_default"
-SIGNATURE_SCORE_CATALOGUE = "score_catalogue"
-SIGNATURE_CATALOGUE = "catalogue"
-REQUIRED_SIGNATURES = (SIGNATURE_RECOMMEND, SIGNATURE_SCORE_CATALOGUE, SIGNATURE_CATALOGUE)
-
 # Task names in the compiled spec.
 TASK_INGEST = "ingest"
 TASK_VALIDATE = "validate"

@@ -29,7 +29,8 @@ def run(executor_class, inputs: dict, outputs: dict, properties: dict, beam_pipe
     import apache_beam as beam
     from tfx.dsl.components.base import base_beam_executor
 
-    settings = {"tmp_dir": tempfile.mkdtemp(prefix="kubetfx-tfx-")}
+    # The folder is this run's own, so one id will do; TFX's Tuner keeps its trials in tmp_dir/unique_id/.
+    settings = {"tmp_dir": tempfile.mkdtemp(prefix="kubetfx-tfx-"), "unique_id": "run"}
     if issubclass(executor_class, base_beam_executor.BaseBeamExecutor):  # not SchemaGen's, ExampleValidator's
         args = beam_options.pipeline_args(beam_pipeline_args)
         if beam_options.runs_in_process(args):

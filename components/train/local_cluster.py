@@ -10,6 +10,7 @@ import time
 
 from kubetfx.components.common import names
 from kubetfx.components.train import strategy, worker
+from kubetfx.components.train.args import TrainArgs
 
 
 def free_ports(count: int) -> list[int]:
@@ -32,7 +33,7 @@ def tf_configs(workers: int) -> list[str]:
     return [json.dumps({"cluster": cluster, "task": {"type": role, "index": index}}) for role, index in tasks]
 
 
-def start_worker(args: worker.WorkerArgs, log_path: pathlib.Path, tf_config: str = "",
+def start_worker(args: TrainArgs, log_path: pathlib.Path, tf_config: str = "",
                  environ: dict | None = None) -> subprocess.Popen:
     """Starts one worker process of this interpreter, its output going to `log_path`."""
     env = dict(os.environ if environ is None else environ)
@@ -45,7 +46,7 @@ def start_worker(args: worker.WorkerArgs, log_path: pathlib.Path, tf_config: str
                                 stdout=log, stderr=subprocess.STDOUT)
 
 
-def start_cluster(args: worker.WorkerArgs, workers: int, log_dir: pathlib.Path,
+def start_cluster(args: TrainArgs, workers: int, log_dir: pathlib.Path,
                   environ: dict | None = None) -> list[subprocess.Popen]:
     """Starts `workers` processes training together (one process, no cluster, when `workers` is 1)."""
     if workers == 1:

@@ -1,5 +1,5 @@
 """The reference pipeline: product recommendations from ingest to push."""
-from kfp import dsl, kubernetes
+from kfp import dsl
 
 from kubetfx.pipelines.recommender.components.batch_recommend import component as batch_recommend_component
 from kubetfx.components.common import names
@@ -7,17 +7,15 @@ from kubetfx.pipelines.recommender.components.evaluate import component as evalu
 from kubetfx.pipelines.recommender.components.ingest import component as ingest_component
 from kubetfx.pipelines.recommender.components.ingest.limits import DEFAULTS as QUALITY_LIMITS
 from kubetfx.components.push import component as push_component
-from kubetfx.components.train import component as train_component
-from kubetfx.components.train_launcher import component as train_launcher_component
+# VERTEX too: kubetfx compile reads both platforms here.
+from kubetfx.components.train.op import KUBEFLOW, VERTEX, train_op as placed_train_op  # noqa: F401
 from kubetfx.components.transform import component as transform_component
 from kubetfx.components.validate import component as validate_component
 from kubetfx.config import Images, TrainingConfig
+from kubetfx.pipelines.recommender import contract
 
 PIPELINE_NAME = "kubetfx-recommender"
 REFERENCE_MODULE = "kubetfx.pipelines.recommender.module"
-KUBEFLOW = "kubeflow"
-VERTEX = "vertex"
-PLATFORMS = (KUBEFLOW, VERTEX)
 TASK_BATCH_RECOMMEND = "batch-recommend"
 
 
@@ -34,7 +32,7 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
     ingest_op = ingest_component.build(images.cpu)
     validate_op = validate_component.build(images.cpu)
     transform_op = transform_component.build(images.cpu)
-    train_op, train_settings = _train_op(images, training, platform)
+    train_op = placed_train_op(images, training, platform)
     evaluate_op = evaluate_component.build(images.cpu)
     push_op = push_component.build(images.cpu)
 
@@ -117,9 +115,7 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
         train = train_op(transformed_examples=transform.outputs["transformed_examples"],
                          transform_graph=transform.outputs["transform_graph"], schema=validate.outputs["schema"],
                          module_file=module_file, train_steps=train_steps, eval_steps=eval_steps,
-                         hyperparameters=hyperparameters, custom_config=custom_config, **train_settings)
-        if platform == KUBEFLOW and training.workers == 1:
-            place_trainer(train, training)
+                         hyperparameters=hyperparameters, custom_config=custom_config, model_check=contract.MODEL_CHECK)
         evaluate = evaluate_op(model=train.outputs["model"], examples=ingest.outputs["examples"],
                                serving_root=serving_root, top_k=top_k, main_metric=main_metric,
                                baseline_margin=baseline_margin, max_regression=max_regression,
@@ -149,40 +145,3 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
 
     return recommender
 
-
-def _train_op(images: Images, training: TrainingConfig, platform: str):
-    """The train step's component, and the compile-time inputs it takes besides the pipeline's."""
-    if platform not in PLATFORMS:
-        raise ValueError(f"platform must be one of {PLATFORMS}, not '{platform}'")
-    if platform == VERTEX:
-        return _vertex_custom_job(train_component.build(images.gpu), training), {}
-    if training.workers > 1:
-        return train_launcher_component.build(images.cpu), {"trainer_image": images.gpu, "training": training.to_dict()}
-    return train_component.build(images.gpu), {}
-
-
-def _vertex_custom_job(component, training: TrainingConfig):
-    """`component` as a Vertex AI custom job: pool 0 holds the chief, pool 1 the other workers."""
-    from google_cloud_pipeline_components.v1.custom_job import create_custom_training_job_from_component
-
-    gpus = {"accelerator_type": training.vertex_accelerator_type, "accelerator_count": training.gpu_count}
-    # When one worker restarts (a preempted VM), synchronous training cannot go on: the others are
-    # restarted too, and all resume from the backup.
-    return create_custom_training_job_from_component(
-        component, replica_count=training.workers, machine_type=training.machine_type,
-        restart_job_on_worker_restart=training.workers > 1, **(gpus if training.gpu_count else {}))
-
-
-def place_trainer(task, training: TrainingConfig) -> None:
-    """Sets the trainer pod's resources, GPUs, node selectors and tolerations (self-hosted Kubeflow)."""
-    task.set_cpu_request(training.cpu_request)
-    if training.cpu_limit:
-        task.set_cpu_limit(training.cpu_limit)
-    task.set_memory_request(training.memory_request).set_memory_limit(training.memory_limit_or_request)
-    if training.gpu_count:
-        task.set_accelerator_type(training.gpu_resource).set_accelerator_limit(training.gpu_count)
-    for key, value in training.all_node_selectors.items():
-        kubernetes.add_node_selector(task, label_key=key, label_value=value)
-    for toleration in training.tolerations:
-        kubernetes.add_toleration(task, key=toleration.key, operator=toleration.operator,
-                                  value=toleration.value or None, effect=toleration.effect or None)

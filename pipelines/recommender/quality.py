@@ -27,6 +27,7 @@ def run_seed(data_dir: pathlib.Path, work: pathlib.Path, seed: int, module_file:
     from kubetfx.pipelines.recommender.components.evaluate import executor as evaluate
     from kubetfx.pipelines.recommender.components.ingest import executor as ingest
     from kubetfx.components.train import executor as train
+    from kubetfx.components.train.args import TrainArgs
     from kubetfx.components.transform import executor as transform
     from kubetfx.components.validate import executor as validate
     from kubetfx.pipelines.recommender import data
@@ -36,9 +37,9 @@ def run_seed(data_dir: pathlib.Path, work: pathlib.Path, seed: int, module_file:
     validate.run(str(work / "examples"), str(work / "statistics"), str(work / "schema"), str(work / "validate.html"))
     transform.run(str(work / "examples"), str(work / "schema"), module_file, str(work / "graph"),
                   str(work / "transformed"), str(work / "transform.md"))
-    figures = train.run(str(work / "transformed"), str(work / "graph"), str(work / "schema"), module_file,
-                        str(work / "model"), str(work / "model_run"), str(work / "train.md"),
-                        train_steps=100_000, eval_steps=5, hyperparameters={"seed": seed, **hp})
+    figures = train.run(TrainArgs(str(work / "transformed"), str(work / "graph"), str(work / "schema"), module_file,
+                                  str(work / "model"), str(work / "model_run"), str(work / "train.md"),
+                                  train_steps=100_000, eval_steps=5, hyperparameters={"seed": seed, **hp}))
     evaluate.run(figures["serving_model_dir"], str(work / "examples"), str(work / "evaluation"), str(work / "blessing"),
                  str(work / "evaluate.html"), config=evaluate.EvaluateConfig(run_tfma=False))
     result = fs.read_json(str(work / "evaluation" / names.EVAL_RESULT_FILE))

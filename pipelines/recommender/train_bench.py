@@ -12,7 +12,7 @@ import shutil
 
 from kubetfx.components.common import timing
 from kubetfx.components.train import local_cluster
-from kubetfx.components.train.worker import WorkerArgs
+from kubetfx.components.train.args import TrainArgs
 from kubetfx.pipelines.recommender import module as reference_module
 
 # By name, as the pipeline passes it (importing pipeline.py would need the compile-time packages).
@@ -27,11 +27,11 @@ class TrainInputs:
     transform_graph: str
     schema: str
 
-    def worker_args(self, out: pathlib.Path, train_steps: int, hyperparameters: dict) -> WorkerArgs:
+    def worker_args(self, out: pathlib.Path, train_steps: int, hyperparameters: dict) -> TrainArgs:
         """Arguments of a worker training the reference module into `out` (figures in `out/figures.json`)."""
-        return WorkerArgs(self.transformed_examples, self.transform_graph, self.schema, REFERENCE_MODULE,
-                          str(out / "model"), str(out / "model_run"), str(out / "report.md"), train_steps,
-                          eval_steps=2, hyperparameters=hyperparameters, figures=str(out / "figures.json"))
+        return TrainArgs(self.transformed_examples, self.transform_graph, self.schema, REFERENCE_MODULE,
+                         str(out / "model"), str(out / "model_run"), str(out / "report.md"), train_steps,
+                         eval_steps=2, hyperparameters=hyperparameters, figures=str(out / "figures.json"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,9 +8,8 @@ import logging
 
 import numpy as np
 
-from kubetfx.components.common import names
-from kubetfx.components.common.errors import ServingError
-from kubetfx.pipelines.recommender import explain
+from kubetfx.components.common.errors import ModelContractError, ServingError
+from kubetfx.pipelines.recommender import contract, explain
 
 STRING, INTEGER, NUMBER = "string", "integer", "number"
 ITEMS = "items"  # a [batch, m] string input: a list of item ids per instance (e.g. recent items), optional
@@ -57,16 +56,16 @@ class LoadedModel:
             self._saved = tf.saved_model.load(model_dir)
         except (OSError, ValueError, tf.errors.OpError) as error:
             raise ServingError(f"the model at '{model_dir}' cannot be loaded as a SavedModel: {error}") from None
-        missing = [name for name in names.REQUIRED_SIGNATURES if name not in self._saved.signatures]
-        if missing:
-            raise ServingError(f"the model at '{model_dir}' lacks the signatures {missing} of the kubetfx contract "
-                               f"({', '.join(names.REQUIRED_SIGNATURES)})")
-        self._recommend = self._saved.signatures[names.SIGNATURE_RECOMMEND]
-        self._score = self._saved.signatures[names.SIGNATURE_SCORE_CATALOGUE]
+        try:
+            contract.require_signatures(self._saved, model_dir)
+        except ModelContractError as error:
+            raise ServingError(str(error)) from None
+        self._recommend = self._saved.signatures[contract.SIGNATURE_RECOMMEND]
+        self._score = self._saved.signatures[contract.SIGNATURE_SCORE_CATALOGUE]
         self._specs = self._recommend.structured_input_signature[1]
         self.features = {name: ITEMS if spec.shape.rank == 2 and spec.dtype.name == "string" else _kind(spec.dtype)
                          for name, spec in sorted(self._specs.items())}
-        catalogue = self._saved.signatures[names.SIGNATURE_CATALOGUE]()["item_ids"].numpy()
+        catalogue = self._saved.signatures[contract.SIGNATURE_CATALOGUE]()["item_ids"].numpy()
         self.catalogue = [item.decode("utf-8") for item in catalogue]
         self._position = {item: index for index, item in enumerate(self.catalogue)}
         self.top_k = self._recommend.structured_outputs["item_ids"].shape[1] or len(self.catalogue)

@@ -4,13 +4,9 @@ import pandas as pd
 
 from kubetfx.components.common import fs, names, timing
 from kubetfx.components.common.errors import ModelContractError
+from kubetfx.pipelines.recommender import contract
 
 _DEFAULTS = {"string": b"", "int64": 0, "int32": 0, "float32": 0.0, "float64": 0.0}
-_EXPECTED = {
-    names.SIGNATURE_RECOMMEND: "raw user features → {'item_ids': [batch, K], 'scores': [batch, K]}",
-    names.SIGNATURE_SCORE_CATALOGUE: "raw user features (tensors of shape [None]) → {'scores': float32 [batch, catalogue]}",
-    names.SIGNATURE_CATALOGUE: "no inputs → {'item_ids': string [catalogue]}",
-}
 
 
 class CatalogueScorer:
@@ -22,19 +18,13 @@ class CatalogueScorer:
         if not fs.exists(fs.join(model_dir, "saved_model.pb")):
             raise ModelContractError(f"no SavedModel at '{model_dir}' (no saved_model.pb there)")
         self._model = tf.saved_model.load(model_dir)
-        missing = [s for s in names.REQUIRED_SIGNATURES if s not in self._model.signatures]
-        if missing:
-            expected = "; ".join(f"'{s}': {_EXPECTED[s]}" for s in missing)
-            raise ModelContractError(
-                f"the model at '{model_dir}' lacks the signature(s) {', '.join(repr(s) for s in missing)} "
-                f"of the kubetfx model contract (found {sorted(self._model.signatures)}); expected {expected}"
-            )
+        contract.require_signatures(self._model, model_dir)
         self.model_dir = model_dir
-        self._score = self._model.signatures[names.SIGNATURE_SCORE_CATALOGUE]
-        outputs = self._model.signatures[names.SIGNATURE_CATALOGUE]()
+        self._score = self._model.signatures[contract.SIGNATURE_SCORE_CATALOGUE]
+        outputs = self._model.signatures[contract.SIGNATURE_CATALOGUE]()
         if "item_ids" not in outputs:
-            raise ModelContractError(f"the '{names.SIGNATURE_CATALOGUE}' signature of '{model_dir}' returns "
-                                     f"{sorted(outputs)}; expected {_EXPECTED[names.SIGNATURE_CATALOGUE]}")
+            raise ModelContractError(f"the '{contract.SIGNATURE_CATALOGUE}' signature of '{model_dir}' returns "
+                                     f"{sorted(outputs)}; expected {contract.SIGNATURES[contract.SIGNATURE_CATALOGUE]}")
         ids = outputs["item_ids"].numpy().reshape(-1)
         self.catalogue = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in ids], dtype=object)
         if len(set(self.catalogue)) != len(self.catalogue):
@@ -72,9 +62,9 @@ class CatalogueScorer:
         if shape != (batch_size, len(self.catalogue)):
             found = f"'scores' of shape {shape}" if shape is not None else f"outputs {sorted(outputs)}"
             raise ModelContractError(
-                f"the '{names.SIGNATURE_SCORE_CATALOGUE}' signature of '{self.model_dir}' returned {found} for "
+                f"the '{contract.SIGNATURE_SCORE_CATALOGUE}' signature of '{self.model_dir}' returned {found} for "
                 f"{batch_size} users; expected 'scores' of shape [{batch_size}, {len(self.catalogue)}] "
-                f"(one score per item of the '{names.SIGNATURE_CATALOGUE}' signature, in its order)"
+                f"(one score per item of the '{contract.SIGNATURE_CATALOGUE}' signature, in its order)"
             )
         self._checked = True
 

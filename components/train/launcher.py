@@ -1,4 +1,5 @@
-"""Launcher of multi-worker training: creates a TFJob, follows it to the end and deletes it.
+"""The trainer's `tfjob` placement (several workers on self-hosted Kubeflow): creates a TFJob,
+follows it to the end and deletes it.
 
 The launcher runs in the train step's own (small) pod. It streams the job's state into the step's
 log, fails the step when the job fails (after showing the failed pods' last log lines, which
@@ -13,8 +14,8 @@ import time
 
 from kubetfx.components.common import fs, names, timing, user_module
 from kubetfx.components.common.errors import TrainingJobError
-from kubetfx.components.train import worker
-from kubetfx.components.train_launcher import tfjob
+from kubetfx.components.train import tfjob
+from kubetfx.components.train.args import TrainArgs
 from kubetfx.config import TrainingConfig
 
 POLL_SECONDS = 15.0
@@ -53,7 +54,7 @@ def own_namespace() -> str:
         return f.read().strip()
 
 
-def launch(args: worker.WorkerArgs, image: str, training: TrainingConfig, namespace: str, apis: KubernetesApis,
+def launch(args: TrainArgs, image: str, training: TrainingConfig, namespace: str, apis: KubernetesApis,
            poll_seconds: float = POLL_SECONDS) -> dict:
     """Trains with `training.workers` workers of `image` on `args`; returns the chief's figures."""
     check_reachable(args)
@@ -63,11 +64,11 @@ def launch(args: worker.WorkerArgs, image: str, training: TrainingConfig, namesp
     return fs.read_json(args.figures)
 
 
-def check_reachable(args: worker.WorkerArgs) -> None:
+def check_reachable(args: TrainArgs) -> None:
     """Fails unless every input and output is on object storage the workers' pods can reach."""
     uris = [args.transformed_examples, args.transform_graph, args.schema, args.model, args.model_run, args.report]
-    if user_module.is_path(args.module_file):
-        uris.append(args.module_file)
+    uris += [uri for uri in (args.best_hyperparameters,) if uri]
+    uris += [module for module in (args.module_file, args.model_check.rpartition(":")[0]) if user_module.is_path(module)]
     unreachable = [uri for uri in uris if not uri.startswith(SHARED_SCHEMES)]
     if unreachable:
         raise TrainingJobError(

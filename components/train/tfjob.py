@@ -6,6 +6,7 @@ inputs; the operator gives each pod its `TF_CONFIG`, and the chief alone writes 
 import hashlib
 
 from kubetfx.components.train import worker
+from kubetfx.components.train.args import TrainArgs
 from kubetfx.config import TrainingConfig
 
 GROUP = "kubeflow.org"
@@ -27,7 +28,7 @@ def job_name(model_uri: str) -> str:
     return "kubetfx-train-" + hashlib.sha1(model_uri.encode()).hexdigest()[:12]
 
 
-def manifest(name: str, namespace: str, image: str, args: worker.WorkerArgs, training: TrainingConfig) -> dict:
+def manifest(name: str, namespace: str, image: str, args: TrainArgs, training: TrainingConfig) -> dict:
     """The TFJob resource, ready for `CustomObjectsApi.create_namespaced_custom_object`."""
     replicas = {CHIEF: 1, WORKER: training.workers - 1}
     return {
@@ -47,7 +48,7 @@ def manifest(name: str, namespace: str, image: str, args: worker.WorkerArgs, tra
     }
 
 
-def _pod_template(image: str, args: worker.WorkerArgs, training: TrainingConfig) -> dict:
+def _pod_template(image: str, args: TrainArgs, training: TrainingConfig) -> dict:
     spec = {
         "containers": [{
             "name": CONTAINER,
