@@ -35,6 +35,10 @@ GPU_COUNT ?=
 WORKERS ?=
 COMPILE_FLAGS ?=
 DATA_CACHE ?= $(HOME)/.cache/kubetfx
+# make run's pipeline: recommender (retrieval) or ranking; ranking runs and pushes beside it, in
+# RUN_DIR-ranking and SERVING_ROOT-ranking, so the two never share a LATEST.
+PIPELINE ?= recommender
+PIPELINE_SUFFIX := $(if $(filter recommender,$(PIPELINE)),,-$(PIPELINE))
 RUN_DIR ?= build/run
 SIZES ?= 100000,1000000,5000000
 EVAL_SIZES ?= 25000,1000000
@@ -113,8 +117,8 @@ registry:
 
 run: $(STAMP) $(if $(filter docker,$(RUNNER)),step-image)
 	@echo "$(ENV_LINE); runner: $(RUNNER)"
-	$(DOCKER_SOCKET) $(IN_ENV) $(BIN)/kubetfx run --data-cache $(DATA_CACHE) --run-dir $(RUN_DIR) --serving-root $(SERVING_ROOT) \
-		--runner $(RUNNER) $(if $(filter docker,$(RUNNER)),--image $$(cat $(STEP_IMAGE_FILE)))
+	$(DOCKER_SOCKET) $(IN_ENV) $(BIN)/kubetfx run --pipeline $(PIPELINE) --data-cache $(DATA_CACHE) \
+		--run-dir $(RUN_DIR)$(PIPELINE_SUFFIX) --serving-root $(SERVING_ROOT)$(PIPELINE_SUFFIX) --runner $(RUNNER) $(if $(filter docker,$(RUNNER)),--image $$(cat $(STEP_IMAGE_FILE)))
 
 # The container tests (tests/test_containers.py) take the step image of these sources as `make
 # push-images` pushes it, to a registry on loopback.

@@ -21,6 +21,7 @@ SUMMARY_FILE = "summary.json"
 SERVING_ROOT_PARAMETER = "serving_root"  # the folder push writes to: mounted read-write into the steps' containers
 REPORTS_DIR = "reports"
 _EXECUTOR_OUTPUT = "executor_output.json"
+_GENERIC_EVALUATOR = "evaluator"  # the generic evaluator's task (TFX's Evaluator), as pipelines/ranking names it
 
 
 def run(pipeline_func, arguments: dict, run_dir: str, in_containers: bool = False) -> dict:
@@ -95,15 +96,15 @@ def read_task_outputs(run_root: pathlib.Path) -> dict:
 
 def summarise(run_root: pathlib.Path | None, total_seconds: float, error: Exception | None) -> dict:
     tasks = read_task_outputs(run_root) if run_root else {}
-    steps = {task: outputs["report"][names.META_WALL_SECONDS]
-             for task, outputs in tasks.items() if names.META_WALL_SECONDS in outputs.get("report", {})}
-    evaluate = tasks.get(names.TASK_EVALUATE, {})
+    steps = {task: seconds for task in _in_run_order(run_root, tasks)
+             if (seconds := _wall_seconds(tasks[task])) is not None}
+    evaluate = tasks.get(names.TASK_EVALUATE) or tasks.get(_GENERIC_EVALUATOR, {})
     push = tasks.get(names.TASK_PUSH, {})
     return {
         "status": "failed" if error else "succeeded",
         "error": str(error) if error else None,
         "failed_step": _failed_step(run_root, tasks) if error else None,
-        "steps": {step: steps[step] for step in names.STEPS if step in steps},
+        "steps": steps,
         "total_seconds": round(total_seconds, 3),
         "rows": tasks.get(names.TASK_INGEST, {}).get("examples", {}).get(names.META_ROWS, {}),
         "data_quality": {problem: check["rows"] for problem, check in
@@ -114,6 +115,24 @@ def summarise(run_root: pathlib.Path | None, total_seconds: float, error: Except
         "reports": {task: outputs["report"]["uri"] for task, outputs in tasks.items() if "report" in outputs},
         "run_root": str(run_root) if run_root else None,
     }
+
+
+def _in_run_order(run_root: pathlib.Path | None, tasks: dict) -> list[str]:
+    """The recommender's steps in their order, then any other pipeline's in the order they finished."""
+    def key(task):
+        finished = (run_root / task / _EXECUTOR_OUTPUT).stat().st_mtime
+        return (names.STEPS.index(task) if task in names.STEPS else len(names.STEPS), finished)
+
+    return sorted(tasks, key=key)
+
+
+def _wall_seconds(outputs: dict) -> float | None:
+    """A step's wall time: its report's, else the first output artifact's that records one (the
+    generic data components have no report)."""
+    for output in sorted(outputs, key=lambda name: name != "report"):
+        if isinstance(outputs[output], dict) and names.META_WALL_SECONDS in outputs[output]:
+            return outputs[output][names.META_WALL_SECONDS]
+    return None
 
 
 def _failed_step(run_root: pathlib.Path | None, tasks: dict) -> str | None:
@@ -182,8 +201,9 @@ def format_summary(summary: dict) -> str:
         lines.append("  data quality: " + ", ".join(f"{problem.replace('_', ' ')} {rows:,}" for problem, rows in problems.items()))
     if summary["rows"]:
         lines.append("  rows: " + ", ".join(f"{split} {count:,}" for split, count in summary["rows"].items()))
+    width = max([10, *map(len, summary["steps"])])
     for step, seconds in summary["steps"].items():
-        lines.append(f"  {step:<10} {seconds:8.1f} s")
+        lines.append(f"  {step:<{width}} {seconds:8.1f} s")
     for name in sorted(summary["metrics"]):
         lines.append(f"  {name:<28} {summary['metrics'][name]:.4f}")
     if summary["blessed"] is not None:

@@ -5,11 +5,13 @@ import pytest
 import yaml
 
 from kubetfx import cli
+from kubetfx.commands import compile as compile_command
 from kubetfx.components.common import names
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "compile" / cli.COMPILED_FILE
 COMMITTED_VERTEX = REPO / "compile" / cli.VERTEX_COMPILED_FILE
+COMMITTED_RANKING = REPO / "compile" / compile_command.RANKING_COMPILED_FILE
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +32,13 @@ def _tasks(spec: dict) -> dict:
 def test_committed_spec_is_current(compiled):
     assert COMMITTED.exists(), "run `make compile` and commit compile/"
     assert compiled.read_text() == COMMITTED.read_text(), "compile/ is stale: run `make compile` and commit it"
+
+
+def test_committed_ranking_spec_is_current(compiled):
+    """The second reference pipeline (pipelines/ranking) is compiled beside the recommender."""
+    assert COMMITTED_RANKING.exists(), "run `make compile` and commit compile/"
+    ranking = compiled.parent / compile_command.RANKING_COMPILED_FILE
+    assert ranking.read_text() == COMMITTED_RANKING.read_text(), "compile/ is stale: run `make compile` and commit it"
 
 
 def test_spec_loads_with_the_kfp_sdk(compiled):

@@ -10,6 +10,7 @@ DEFAULT_IMAGE_REPO = "localhost:5000"
 COMPILED_FILE = "recommender.yaml"
 VERTEX_COMPILED_FILE = "recommender-vertex.yaml"
 MONITOR_COMPILED_FILE = "monitor.yaml"
+RANKING_COMPILED_FILE = "ranking.yaml"  # one spec for Kubeflow and Vertex AI: every step a plain container
 
 
 def add_arguments(commands) -> None:
@@ -71,6 +72,11 @@ def main(args: argparse.Namespace) -> int:
 
     target = out / MONITOR_COMPILED_FILE
     compiler.Compiler().compile(monitor_pipeline.create_pipeline(images, training=training), str(target))
+    print(f"wrote {target}")
+    from kubetfx.pipelines.ranking import pipeline as ranking_pipeline
+
+    target = out / RANKING_COMPILED_FILE
+    compiler.Compiler().compile(ranking_pipeline.create_pipeline(images.cpu), str(target))
     print(f"wrote {target}")
     return 0
 
