@@ -270,3 +270,29 @@ def test_a_tampered_champion_fails_the_champion_gate_naming_the_file(tmp_path, t
     gate = next(g for g in result["gates"] if g["name"] == "champion")
     assert not gate["passed"] and "IntegrityError" in gate["reason"] and "'saved_model.pb' changed" in gate["reason"]
     assert result[names.META_BLESSED] is False
+
+
+def _top_k_by_full_sort(scores: np.ndarray, k: int) -> np.ndarray:
+    """The definition `ranking._top_k` keeps: best first, ties by column, NaN and -inf never recommended."""
+    top = np.full((len(scores), k), -1)
+    for row, values in enumerate(np.where(np.isnan(scores), -np.inf, scores)):
+        order = np.lexsort((np.arange(len(values)), -values))[:k]
+        order = order[values[order] > -np.inf]
+        top[row, :len(order)] = order
+    return top
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_the_two_pass_top_k_is_exact(ties):
+    rng = np.random.default_rng(3)
+    width, k = 64 * 50 + 37, 10  # 50 blocks (the two-pass path), 37 columns left over
+    scores = rng.standard_normal((200, width)).astype(np.float32)
+    if ties:
+        scores = np.round(scores, 1)  # ties inside and at the k-th value
+    scores[rng.random(scores.shape) < 0.3] = -np.inf  # removed train items
+    scores[5, :] = -np.inf  # nothing left to recommend
+    scores[6, 100] = np.nan
+    scores[7, :width - 3] = -np.inf  # fewer than k items left, all in the leftover columns
+    scores[8, width - 1] = 100.0  # the best item in the leftover columns
+    assert ranking.TOP_K_BLOCK * 4 * k <= width
+    np.testing.assert_array_equal(ranking._top_k(scores.copy(), k), _top_k_by_full_sort(scores, k))

@@ -31,7 +31,8 @@ def load(examples_uri: str) -> EvalData:
     if evaluation.num_rows == 0:
         raise InputDataError(f"the eval split of '{examples_uri}' is empty: there is nothing to evaluate on")
     train_pairs = _pairs(train, examples_uri, names.TRAIN)
-    eval_pairs = _pairs(evaluation, examples_uri, names.EVAL).drop_duplicates()  # a repeated choice is one relevant item
+    all_eval_pairs = _pairs(evaluation, examples_uri, names.EVAL)
+    eval_pairs = all_eval_pairs.drop_duplicates()  # a repeated choice is one relevant item
     users = np.array(sorted(eval_pairs[names.USER_ID].unique()), dtype=object)
     index = pd.Series(np.arange(len(users)), index=users)
     train_of_eval_users = train_pairs[train_pairs[names.USER_ID].isin(index.index)]
@@ -46,11 +47,23 @@ def load(examples_uri: str) -> EvalData:
         train_user_count=int(train_pairs[names.USER_ID].nunique()),
     )
     user_counts = train_pairs[names.USER_ID].value_counts()
+    # Both splits' rows, train first, and their ids in the same order: features are read from
+    # each user's and each item's first row only, not converted for every row.
+    both = pa.concat_tables([train, evaluation], promote_options="default")
+    both_pairs = pd.concat([train_pairs, all_eval_pairs], ignore_index=True)
     return EvalData(
         interactions=interactions,
-        user_features=_user_features(pa.concat_tables([train, evaluation], promote_options="default"), users, user_counts),
-        item_groups=_item_groups(pa.concat_tables([train, evaluation], promote_options="default"), item_counts),
+        user_features=_user_features(both, both_pairs[names.USER_ID].to_numpy(), users, user_counts),
+        item_groups=_item_groups(both, both_pairs[names.ITEM_ID].to_numpy(), item_counts),
     )
+
+
+def _first_rows(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ids, sorted, and the row where each first appears."""
+    codes, uniques = pd.factorize(ids, sort=True)
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # the last write to each id is its first row
+    return np.asarray(uniques, dtype=object), first
 
 
 def _column(table: pa.Table, column: str) -> np.ndarray:
@@ -76,14 +89,14 @@ def _pairs(table: pa.Table, examples_uri: str = "", split: str = "") -> pd.DataF
     return pd.DataFrame({column: _column(table, column) for column in keys})
 
 
-def _user_features(table: pa.Table, users: np.ndarray, train_counts: pd.Series) -> pd.DataFrame:
+def _user_features(table: pa.Table, row_users: np.ndarray, users: np.ndarray, train_counts: pd.Series) -> pd.DataFrame:
     """Each user's first value of every single-valued column (user features do not vary by row)."""
-    columns = {}
-    for column in table.column_names:
-        if column in (names.ITEM_ID, "genres"):
-            continue
-        columns[column] = _column(table, column)
-    frame = pd.DataFrame(columns).drop_duplicates(names.USER_ID).set_index(names.USER_ID).reindex(users)
+    distinct, first = _first_rows(row_users)
+    rows = table.take(pa.array(first[pd.Index(distinct).get_indexer(users)]))
+    columns = {column: _column(rows, column) for column in rows.column_names if column not in (names.ITEM_ID, "genres")}
+    frame = pd.DataFrame(columns)
+    frame[names.USER_ID] = users
+    frame = frame.set_index(names.USER_ID)
     if "age" in frame.columns:
         frame["age_bucket"] = frame["age"].map(_age_bucket)
     counts = train_counts.reindex(users).fillna(0).astype(int)
@@ -102,12 +115,11 @@ def _activity_bucket(count: int) -> str:
     return next((label for limit, label in ACTIVITY_BUCKETS if count < limit), "heavy")
 
 
-def _item_groups(table: pa.Table, item_counts: pd.Series) -> pd.DataFrame:
-    items = _column(table, names.ITEM_ID)
-    first = pd.Series(np.arange(len(items))).groupby(items).first()
-    frame = pd.DataFrame({names.ITEM_ID: first.index.to_numpy()})
+def _item_groups(table: pa.Table, row_items: np.ndarray, item_counts: pd.Series) -> pd.DataFrame:
+    items, first = _first_rows(row_items)
+    frame = pd.DataFrame({names.ITEM_ID: items})
     if "genres" in table.column_names:
-        genres = table.column("genres").take(pa.array(first.to_numpy())).to_pylist()
+        genres = table.column("genres").take(pa.array(first)).to_pylist()
         frame["genres"] = [_decode(v) if v else [] for v in genres]
     counts = item_counts.reindex(frame[names.ITEM_ID]).fillna(0).to_numpy()
     # Share of items with at most this count: equal counts share a decile; d10 holds the most popular.

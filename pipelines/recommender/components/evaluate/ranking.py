@@ -12,6 +12,10 @@ import numpy as np
 import pandas as pd
 
 BATCH_USERS = 1024
+BATCH_SCORES = 1 << 25  # scores per batch of users (128 MB in float32)
+MIN_BATCH_USERS = 64
+# Columns per block of `_top_k`'s first pass: each row's best K lie in its K blocks with the highest maxima.
+TOP_K_BLOCK = 64
 PER_USER_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate")
 CATALOGUE_METRICS = ("coverage", "mean_popularity")
 _PAIR_CHUNK = 500_000
@@ -60,22 +64,40 @@ def rank(scorer: Callable[[np.ndarray], np.ndarray], catalogue: np.ndarray, data
          top_k: tuple[int, ...], on_batch: Callable[[int, int, np.ndarray], None] | None = None) -> Ranking:
     """Ranks the catalogue for every eval user; `scorer(user_indices)` returns [batch, catalogue] scores.
 
+    Exact: every catalogue item is scored for every user (the model's matrix product, a block of
+    users at a time) and the top K chosen from all of them (`_top_k`), so no relevant item is
+    missed as an approximate index would (recall of the true top K: 1.0).
+
     `on_batch(start, stop, scores)`, when given, sees each batch's raw scores (before train
     items are removed), so that other figures need not score the users a second time."""
     pairs = _Pairs(catalogue, data)
     size, k = pairs.size, min(max(top_k), pairs.size)
     top = np.full((len(data.users), max(top_k)), -1, dtype=np.int64)
-    for start in range(0, len(data.users), BATCH_USERS):
-        stop = min(start + BATCH_USERS, len(data.users))
+    batch = batch_users(size)
+    for start in range(0, len(data.users), batch):
+        stop = min(start + batch, len(data.users))
         raw = np.asarray(scorer(np.arange(start, stop)))
         if on_batch is not None:
             on_batch(start, stop, raw)
-        scores = np.array(raw, dtype=np.result_type(raw.dtype, np.float32), order="C")  # a copy, never a view
-        scores[np.isnan(scores)] = -np.inf
+        scores = _writable(raw)
         low, high = np.searchsorted(pairs.seen, [start * size, stop * size])
         scores.reshape(-1)[pairs.seen[low:high] - start * size] = -np.inf
         top[start:stop, :k] = _top_k(scores, k)
     return _judge(top, pairs, catalogue, data, top_k)
+
+
+def batch_users(catalogue_size: int) -> int:
+    """Users scored at once: BATCH_USERS, fewer when the catalogue is large, so that a batch's
+    scores (and the model's intermediate copies of them) stay near BATCH_SCORES floats."""
+    return int(min(BATCH_USERS, max(MIN_BATCH_USERS, BATCH_SCORES // max(catalogue_size, 1))))
+
+
+def _writable(raw: np.ndarray) -> np.ndarray:
+    """The scores as a float array train items can be removed from in place: the scorer's own
+    array when it can be (a copy of a large batch costs as much as choosing its top K)."""
+    if raw.dtype in (np.float32, np.float64) and raw.flags.writeable and raw.flags.c_contiguous:
+        return raw
+    return np.array(raw, dtype=np.result_type(raw.dtype, np.float32), order="C")
 
 
 def rank_by_popularity(catalogue: np.ndarray, data: Interactions, top_k: tuple[int, ...]) -> Ranking:
@@ -155,14 +177,52 @@ def pair_keys(users: np.ndarray, items: np.ndarray, catalogue_size: int) -> np.n
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """The k best columns of each row, best first (ties by column); -1 for removed (-inf) items."""
-    if k < scores.shape[1]:
-        candidates = np.argpartition(scores, scores.shape[1] - k, axis=1)[:, -k:]
-    else:
-        candidates = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
-    values = np.take_along_axis(scores, candidates, axis=1)
-    order = np.lexsort((candidates, -values), axis=-1)
-    top = np.take_along_axis(candidates, order, axis=1)
+    """The k best columns of each row, best first (ties by column); -1 for removed (-inf) items.
+
+    Exact, in two passes instead of a selection over the whole row: the columns are dealt into
+    blocks of TOP_K_BLOCK (block j: columns j, j + blocks, j + 2·blocks, ..., so that the block
+    maxima are an elementwise maximum of contiguous slices), and the selection runs over the
+    columns of the k blocks with the highest maxima only, plus the few columns left over. Those
+    hold every one of the row's k best: the k maxima are k values at least the k-th highest
+    maximum, so the row's k-th best is no lower, and no other block reaches it. Rows where that
+    does not hold as stated (a tie at the k-th maximum, a NaN) are ranked over the whole row."""
+    rows, width = scores.shape
+    blocks = width // TOP_K_BLOCK
+    if blocks < 4 * k:
+        return _top_k_rows(scores, k)
+    main = blocks * TOP_K_BLOCK
+    maxima = scores[:, :main].reshape(rows, TOP_K_BLOCK, blocks).max(axis=1)
+    chosen = np.argpartition(maxima, blocks - k, axis=1)[:, -k:]
+    kth_maximum = np.take_along_axis(maxima, chosen, axis=1).min(axis=1)
+    columns = (chosen[:, :, None] + blocks * np.arange(TOP_K_BLOCK)).reshape(rows, -1)
+    columns = np.concatenate([columns, np.broadcast_to(np.arange(main, width), (rows, width - main))], axis=1)
+    values = np.take_along_axis(scores, columns, axis=1)
+    top = _select(values, columns, k)
+    unsure = np.isnan(values).any(axis=1) | ((maxima >= kth_maximum[:, None]).sum(axis=1) > k)
+    if unsure.any():
+        top[unsure] = _top_k_rows(scores[unsure], k)
+    return top
+
+
+def _top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """`_top_k` by a selection over whole rows, NaN scores ranked as removed items."""
+    scores = np.where(np.isnan(scores), -np.inf, scores)
+    return _select(scores, np.broadcast_to(np.arange(scores.shape[1]), scores.shape), k)
+
+
+def _select(values: np.ndarray, columns: np.ndarray, k: int) -> np.ndarray:
+    """Of each row's (value, column) pairs, the k best columns, best first (ties by column); -1 for -inf values."""
+    if k < values.shape[1]:
+        part = np.argpartition(values, values.shape[1] - k, axis=1)[:, -k:]
+        best = np.take_along_axis(values, part, axis=1)
+        kth = best.min(axis=1, keepdims=True)
+        # The selection keeps any of the columns tied at the k-th value: rows with such a tie left
+        # out are sorted whole, so that the lower columns win it.
+        tied = ((values == kth).sum(axis=1) > (best == kth).sum(axis=1)) & (kth[:, 0] > -np.inf)
+        part[tied] = np.lexsort((columns[tied], -values[tied]), axis=-1)[:, :k]
+        values, columns = np.take_along_axis(values, part, axis=1), np.take_along_axis(columns, part, axis=1)
+    order = np.lexsort((columns, -values), axis=-1)
+    top = np.take_along_axis(columns, order, axis=1)
     return np.where(np.take_along_axis(values, order, axis=1) > -np.inf, top, -1)
 
 
