@@ -52,10 +52,13 @@ def _training_step(catalogue: int, batch: int, steps: int):
     tables = {
         "history": rng.integers(-1, catalogue, size=(users, history)).astype(np.int32),
         "log_q": np.log(np.full(catalogue, 1.0 / catalogue, np.float32)),
-        "genres": np.eye(8, dtype=np.float32)[rng.integers(0, 8, size=catalogue)],
-        "release_year": rng.integers(0, module.YEAR_BUCKETS, size=catalogue),
+        "item_features": {  # two genres per item (-1: none) among 8, a year bucket
+            "genres": (rng.integers(-1, 8, size=(catalogue, 2)).astype(np.int32), 10),
+            "release_year": (rng.integers(0, module.YEAR_BUCKETS, size=(catalogue, 1)).astype(np.int32),
+                             module.YEAR_BUCKETS + 2),
+        },
     }
-    model = module.TwoTower(tables, {"gender": 3}, hp)
+    model = module.TwoTower(tables, {"gender": 4}, hp)
     model.compile(optimizer=module.LazyAdam(hp["learning_rate"], jit_compile=False))
     step = tf.function(model.train_step)
     batches = [({names.USER_ID: tf.constant(rng.integers(0, users, batch)), "gender": tf.constant(rng.integers(0, 3, batch))},

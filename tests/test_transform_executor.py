@@ -27,7 +27,8 @@ def test_vocabularies_are_learnt_from_train_only(transformed, ingested):
 
 def test_transformed_features_are_integer_indices(transformed):
     """The reference module's outputs: vocabulary indices (ids, categories, genres as a list per
-    item), age and release year as buckets, the timestamp passed through as an integer."""
+    item), age and release year as buckets, the timestamp passed through as an integer; every other
+    column too (the model decides in run_fn which it uses)."""
     import tensorflow_transform as tft
 
     from kubetfx.pipelines.recommender import module
@@ -35,7 +36,8 @@ def test_transformed_features_are_integer_indices(transformed):
     graph, transformed_examples, figures = transformed
     table = examples.read_split(str(transformed_examples), names.TRAIN)
     assert set(figures["transformed_features"]) == {
-        "user_id", "item_id", "gender", "occupation", "age", "genres", "release_year", "timestamp"}
+        "user_id", "item_id", "gender", "occupation", "age", "genres", "release_year", "timestamp",
+        "rating", "zip_code", "title"}
     output = tft.TFTransformOutput(str(graph))
     for name in ("user_id", "item_id", "gender", "occupation"):
         values = examples.first_values(table, name).to_pylist()

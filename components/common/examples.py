@@ -87,6 +87,8 @@ def read_files(files: list[str]) -> pa.Table:
 def first_values(table: pa.Table, column: str) -> pa.Array:
     """The first value of each example's list (null where the feature is missing)."""
     lists = table.column(column).combine_chunks()
+    if pa.types.is_null(lists.type):  # the feature is missing from every example (an empty column)
+        return pa.nulls(len(lists))
     has_value = pc.fill_null(pc.greater(pc.list_value_length(lists), 0), False)
     present = pc.if_else(has_value, lists, pa.scalar(None, lists.type))
     return pc.list_element(present, 0)

@@ -89,7 +89,8 @@ def synthetic(out_dir: str, users: int = 200, items: int = 120, interactions_per
         "age": rng.integers(15, 70, size=users),
         "gender": rng.choice(["M", "F"], size=users),
         "occupation": [OCCUPATIONS[user_taste[u] % len(OCCUPATIONS)] for u in range(users)],
-        "zip_code": [f"{rng.integers(10000, 99999)}" for _ in range(users)],
+        # Text, as MovieLens' are (a few Canadian codes among the US ones), not a number.
+        "zip_code": [_zip_code(rng.integers(10000, 99999), u) for u in range(users)],
     }).to_csv(target / USERS_FILE, index=False)
     pd.DataFrame({
         "item_id": [str(i + 1) for i in range(items)],
@@ -98,3 +99,7 @@ def synthetic(out_dir: str, users: int = 200, items: int = 120, interactions_per
         "genres": [GENRES[g] + ("|" + GENRES[(g + 1) % len(GENRES)] if i % 3 == 0 else "") for i, g in enumerate(item_genre)],
     }).to_csv(target / ITEMS_FILE, index=False)
     return target
+
+
+def _zip_code(number: int, user: int) -> str:
+    return f"{number}" if user % 20 else f"T{number % 10}H{number // 10 % 10}N"

@@ -5,9 +5,9 @@ A two-tower retrieval model (YouTube-DNN style):
 
 - the user tower pools the embeddings of the items in the user's history (their train items,
   the most recent `max_history` of them, looked up by user id from a table saved in the model;
-  or the `recent_items` a request sends, a shopper's session) and adds the user's features (age,
-  gender, occupation), then a hidden layer;
-- the item tower is the item id's embedding plus the item's features (genres, release year);
+  or the `recent_items` a request sends, a shopper's session) and adds the user's features, then
+  a hidden layer;
+- the item tower is the item id's embedding plus the item's features;
 - a score is the cosine of the two towers' vectors over a temperature, plus a learnt bias per
   item (how much an item is chosen beyond what the vectors say);
 - training is a softmax over the other items of the batch (in-batch negatives) with the logQ
@@ -16,12 +16,24 @@ A two-tower retrieval model (YouTube-DNN style):
 - a lazy Adam updates only the embedding rows a batch uses (the whole-table update Keras' Adam
   does on sparse gradients is what made the old model's steps grow with the data).
 
+Features are whatever columns the data has (MovieLens' age, gender, occupation, genres and
+release year, or a user's own): Transform gives every string column a vocabulary (a list, 'a|b'
+split by ingest, stays a bag of values) and every numeric column quantile buckets; run_fn then
+reads the train split to place each column: a column with one value per user feeds the user
+tower, one with one value per item the item tower, and it says in `columns.md` (in the run's
+folder, beside TensorBoard's logs) how each column is used or why it is not (free text, an id in
+disguise, empty, constant, a value of the interaction itself such as a rating).
+
 The exported SavedModel takes raw user features (the transform graph is inside it) and an
 optional `recent_items` ([batch, m] item ids, padded with ""), and follows the kubetfx model
 contract: `serving_default` (top-K item ids and scores), `score_catalogue` (a score for every
 catalogue item) and `catalogue` (the item ids those scores refer to). A row of `recent_items`
-with no known item falls back to the user's training history.
+with no known item falls back to the user's training history, which the optional `history`
+signature returns (user id → item ids, newest last, padded with ""), so that serving can explain
+a request that sends no items of its own.
 """
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -34,11 +46,23 @@ GENRES = "genres"
 RELEASE_YEAR = "release_year"
 TIMESTAMP = "timestamp"
 RECENT_ITEMS = "recent_items"  # serving input: the items of a session, newest last
-CATEGORICAL_USER_FEATURES = ("gender", "occupation")
-USER_RAW_FEATURES = (USER_ID, AGE) + CATEGORICAL_USER_FEATURES
+HISTORY_SIGNATURE = "history"  # optional serving signature: user id → stored history (explanations)
+ITEM_VOCABULARY = "item_id"
+COLUMNS_REPORT = "columns.md"  # written by run_fn into fn_args.model_run_dir
+# Quantile buckets of a numeric column; MovieLens' age and release year keep the counts they were tuned with.
 AGE_BUCKETS = 6
 YEAR_BUCKETS = 8
-ITEM_VOCABULARY = "item_id"
+NUMERIC_BUCKETS = 10
+BUCKETS = {AGE: AGE_BUCKETS, RELEASE_YEAR: YEAR_BUCKETS}
+# A string column whose values average more characters than this is free text (titles,
+# descriptions): a vocabulary of whole texts learns nothing, and the module does not tokenise.
+MAX_CATEGORY_CHARACTERS = 40
+# A category with more distinct values than this share of the users (items) holding one is an id in
+# disguise (zip codes, titles): nearly one embedding row per user, which the history already beats.
+MAX_DISTINCT_SHARE = 0.5
+MIN_DISTINCT_FOR_ID = 20  # below this many values a column is a category whatever the share
+
+USER, ITEM = "user", "item"
 
 DEFAULT_HYPERPARAMETERS = {
     "batch_size": 512,
@@ -70,28 +94,31 @@ def _dense(feature, default):
     return feature
 
 
+def _without_empty_strings(feature):
+    """A string feature as a SparseTensor of its non-empty values: "" counts as missing."""
+    if not isinstance(feature, tf.sparse.SparseTensor):
+        feature = tf.sparse.from_dense(tf.reshape(feature, [tf.shape(feature)[0], -1]))
+    return tf.sparse.retain(feature, tf.strings.length(feature.values) > 0)
+
+
 def preprocessing_fn(inputs):
-    """Vocabularies for ids and categories (analysed over train only), age and release year
-    bucketised, genres as a list of vocabulary indices, the timestamp passed through (it orders
-    each user's history)."""
+    """Vocabularies for the ids and for every string column (analysed over train only; a list
+    column stays a list of indices, a missing value stays missing), quantile buckets for every
+    numeric column, the timestamp passed through (it orders each user's history)."""
     outputs = {
         USER_ID: tft.compute_and_apply_vocabulary(_dense(inputs[USER_ID], ""), num_oov_buckets=1, vocab_filename=USER_ID),
         ITEM_ID: tft.compute_and_apply_vocabulary(_dense(inputs[ITEM_ID], ""), num_oov_buckets=1, vocab_filename=ITEM_VOCABULARY),
     }
-    for name in CATEGORICAL_USER_FEATURES:
-        if name in inputs:
-            outputs[name] = tft.compute_and_apply_vocabulary(_dense(inputs[name], ""), num_oov_buckets=1, vocab_filename=name)
-    if AGE in inputs:
-        outputs[AGE] = tft.bucketize(tf.cast(_dense(inputs[AGE], 0), tf.float32), AGE_BUCKETS)
-    if GENRES in inputs:
-        genres = inputs[GENRES]
-        if not isinstance(genres, tf.sparse.SparseTensor):
-            genres = tf.sparse.from_dense(tf.reshape(genres, [tf.shape(genres)[0], -1]))
-        outputs[GENRES] = tft.compute_and_apply_vocabulary(genres, num_oov_buckets=1, vocab_filename=GENRES)
-    if RELEASE_YEAR in inputs:
-        outputs[RELEASE_YEAR] = tft.bucketize(tf.cast(_dense(inputs[RELEASE_YEAR], 0), tf.float32), YEAR_BUCKETS)
     if TIMESTAMP in inputs:
         outputs[TIMESTAMP] = tf.cast(_dense(inputs[TIMESTAMP], 0), tf.int64)
+    for name, feature in sorted(inputs.items()):
+        if name in outputs:
+            continue
+        if feature.dtype == tf.string:
+            outputs[name] = tft.compute_and_apply_vocabulary(_without_empty_strings(feature), num_oov_buckets=1,
+                                                             vocab_filename=name)
+        else:
+            outputs[name] = tft.bucketize(tf.cast(feature, tf.float32), BUCKETS.get(name, NUMERIC_BUCKETS))
     return outputs
 
 
@@ -99,27 +126,18 @@ def _vocabulary_size(tft_output, name: str) -> int:
     return tft_output.vocabulary_size_by_name(name) + 1  # + the OOV bucket
 
 
-def _user_inputs(tft_output):
-    feature_spec = tft_output.transformed_feature_spec()
-    return [name for name in USER_RAW_FEATURES if name in feature_spec]
-
-
-def user_feature_names(tft_output) -> list:
-    """The transformed user features the user tower takes besides the user id."""
-    return [name for name in _user_inputs(tft_output) if name != USER_ID]
-
-
 def train_column_names(tft_output) -> list:
-    """The transformed columns training reads from the train split (those the data has)."""
-    spec = tft_output.transformed_feature_spec()
-    return [name for name in [USER_ID, ITEM_ID, TIMESTAMP, GENRES, RELEASE_YEAR, *user_feature_names(tft_output)]
-            if name in spec]
+    """The transformed columns training reads from the train split: all of them."""
+    return sorted(tft_output.transformed_feature_spec())
 
 
 def model_inputs(columns: dict, tft_output) -> tuple[dict, np.ndarray]:
     """(features, labels) for `model.fit` or `model.evaluate` from columns as `read_columns` gives
-    them: the user id and user features, and the item index."""
-    features = {name: columns[name] for name in [USER_ID, *user_feature_names(tft_output)]}
+    them: every transformed column but the item and the time, one value per example (-1 where
+    missing; the model takes the user columns it uses), and the item index."""
+    count = len(columns[ITEM_ID])
+    features = {name: _first_values(columns[name], count) for name in train_column_names(tft_output)
+                if name in columns and name not in (ITEM_ID, TIMESTAMP)}
     return features, columns[ITEM_ID]
 
 
@@ -135,7 +153,8 @@ def hyperparameters(overrides: dict | None) -> dict:
 # --- what the model needs to know about users and items, read once from the train split ------
 
 def read_columns(fn_args, files, tft_output, columns) -> dict:
-    """The transformed split's `columns` as numpy: one value per example, lists as (rows, values) pairs."""
+    """The transformed split's `columns` as numpy: one value per example for a fixed-length column,
+    (rows, values) pairs for a column that may hold none or several values per example."""
     options = tfxio.TensorFlowDatasetOptions(batch_size=65_536, shuffle=False, num_epochs=1)
     dataset = fn_args.data_accessor.tf_dataset_factory(files, options, tft_output.transformed_metadata.schema)
     spec = tft_output.transformed_feature_spec()
@@ -146,25 +165,144 @@ def read_columns(fn_args, files, tft_output, columns) -> dict:
         size = int(tf.shape(batch[ITEM_ID])[0])
         for name in wanted:
             value = batch[name]
-            if isinstance(value, tf.sparse.SparseTensor) and not isinstance(spec[name], tf.io.FixedLenFeature):
-                if name == GENRES:  # a list per example: keep (row, value) pairs
-                    parts[name].append((value.indices[:, 0].numpy() + offset, value.values.numpy()))
-                    continue
-                value = _dense(value, -1)
-            parts[name].append(_dense(value, -1).numpy())
+            if isinstance(value, tf.sparse.SparseTensor):
+                parts[name].append((value.indices[:, 0].numpy() + offset, value.values.numpy()))
+            else:
+                parts[name].append(_dense(value, -1).numpy())
         offset += size
-    columns = {}
+    read = {}
     for name, chunks in parts.items():
-        if name == GENRES:
-            columns[name] = (np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])) if chunks else None
+        if isinstance(spec[name], tf.io.FixedLenFeature):
+            read[name] = np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
         else:
-            columns[name] = np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
-    return columns
+            read[name] = (np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64),
+                          np.concatenate([c[1] for c in chunks]) if chunks else np.zeros(0, np.int64))
+    return read
+
+
+def _pairs(column) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, values) of a column read as pairs, or as one value per example (-1: missing)."""
+    if isinstance(column, tuple):
+        return column
+    rows = np.flatnonzero(column >= 0)
+    return rows, column[rows]
+
+
+def _first_values(column, count: int) -> np.ndarray:
+    """One value per example (the first; -1 where there is none)."""
+    if not isinstance(column, tuple):
+        return column
+    rows, values = column
+    dense = np.full(count, -1, np.int64)
+    dense[rows[::-1]] = values[::-1]  # the first value of a row is written last
+    return dense
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnUse:
+    """How the model uses one column of the data, or why it does not (`reason`)."""
+
+    name: str
+    side: str = ""  # USER or ITEM: the tower it feeds
+    kind: str = ""  # what it is used as
+    rows: int = 0  # embedding rows: its values, the OOV bucket and one row for a missing value
+    reason: str = ""
+
+    @property
+    def used(self) -> bool:
+        return not self.reason
+
+    def describe(self) -> str:
+        return f"used as {self.kind} in the {self.side} tower" if self.used else f"not used: {self.reason}"
+
+
+def plan_columns(train: dict, tft_output) -> list[ColumnUse]:
+    """How each column of the train split besides the ids and the time is used, judged on the data."""
+    raw = tft_output.raw_feature_spec()
+    user, item = train[USER_ID].astype(np.int64), train[ITEM_ID].astype(np.int64)
+    entities = {USER: (user, _vocabulary_size(tft_output, USER_ID)), ITEM: (item, _vocabulary_size(tft_output, ITEM_VOCABULARY))}
+    return [_plan_column(name, _pairs(train[name]), len(user), entities, tft_output,
+                         name in raw and raw[name].dtype == tf.string)
+            for name in sorted(train) if name not in (USER_ID, ITEM_ID, TIMESTAMP)]
+
+
+def _plan_column(name: str, pairs, count: int, entities: dict, tft_output, is_string: bool) -> ColumnUse:
+    rows, values = pairs
+    if len(values) == 0:
+        return ColumnUse(name, reason="empty in every train row")
+    side, reason = _side(_fingerprints(pairs, count), entities, count)
+    if reason:
+        return ColumnUse(name, side, reason=reason)
+    is_list = np.bincount(rows).max() > 1
+    if is_list and side == USER:
+        return ColumnUse(name, side, reason="several values for one user, and a request sends one value per feature")
+    if not is_string:
+        buckets = BUCKETS.get(name, NUMERIC_BUCKETS)
+        return ColumnUse(name, side, f"a number in {buckets} quantile buckets (an embedding each)", buckets + 2)
+    return _category(name, side, values, len(np.unique(entities[side][0][rows])), is_list, tft_output)
+
+
+def _fingerprints(pairs, count: int) -> np.ndarray:
+    """One number per example standing for its set of values (0: none), whatever their order."""
+    rows, values = pairs
+    mixed = (values.astype(np.uint64) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+    mixed ^= mixed >> np.uint64(29)
+    fingerprint = np.zeros(count, np.uint64)
+    np.add.at(fingerprint, rows, mixed)
+    return fingerprint
+
+
+def _side(fingerprint: np.ndarray, entities: dict, count: int) -> tuple[str, str]:
+    """(the tower a column feeds: the side on which each entity has one value, a reason if none)."""
+    if len(np.unique(fingerprint)) <= 1:
+        return "", "the same value in every train row"
+    consistent = [side for side, (ids, size) in entities.items() if _one_value_each(fingerprint, ids, size)]
+    if not consistent:
+        return "", ("varies between one user's interactions and between one item's: a value of the interaction "
+                    "itself (such as a rating), unknown when recommending")
+    # Both can hold on small data (a user with one interaction is consistent with anything): the side
+    # with more interactions per entity is the better tested.
+    return max(consistent, key=lambda side: count / entities[side][1]), ""
+
+
+def _category(name: str, side: str, values: np.ndarray, holders: int, is_list: bool, tft_output) -> ColumnUse:
+    """A string column as a category (or a list of them), unless it is free text or an id; `holders`:
+    the users (items) that have a value."""
+    vocabulary = tft_output.vocabulary_by_name(name)
+    length = np.mean([len(token) for token in vocabulary]) if vocabulary else 0.0
+    if length > MAX_CATEGORY_CHARACTERS:
+        return ColumnUse(name, side, reason=f"free text (values of {length:.0f} characters on average, over "
+                                            f"{MAX_CATEGORY_CHARACTERS}); the model does not read text")
+    distinct = len(np.unique(values))
+    if not is_list and distinct >= MIN_DISTINCT_FOR_ID and distinct > MAX_DISTINCT_SHARE * holders:
+        return ColumnUse(name, side, reason=f"an id more than a category: {distinct:,} distinct values over "
+                                            f"{holders:,} {side}s (over {MAX_DISTINCT_SHARE:.0%}), too few "
+                                            f"{side}s per value to learn from")
+    what = "a list of categories, a mean of their embeddings" if is_list else "a category, an embedding each"
+    return ColumnUse(name, side, f"{what} ({len(vocabulary):,} values)", _vocabulary_size(tft_output, name) + 1)
+
+
+def _one_value_each(fingerprint: np.ndarray, ids: np.ndarray, size: int) -> bool:
+    """Whether every entity (user or item) has the same fingerprint on all its rows."""
+    low = np.full(size, np.iinfo(np.uint64).max, np.uint64)
+    high = np.zeros(size, np.uint64)
+    np.minimum.at(low, ids, fingerprint)
+    np.maximum.at(high, ids, fingerprint)
+    seen = np.bincount(ids, minlength=size) > 0
+    return bool(np.all(low[seen] == high[seen]))
+
+
+def columns_report(plan: list[ColumnUse]) -> str:
+    """Markdown: each column and how the model uses it, or why not."""
+    lines = ["## Columns of the data", "", "| column | tower | use |", "| --- | --- | --- |"]
+    lines += [f"| `{use.name}` | {use.side or '-'} | {use.describe()} |" for use in plan]
+    return "\n".join(lines) + "\n"
 
 
 def build_tables(train: dict, tft_output, hp: dict) -> dict:
     """Each user's history (their latest `max_history` train items, -1 padded; the OOV user's row
-    is empty), each item's features, and log(q): each item's share of train interactions."""
+    is empty), log(q): each item's share of train interactions, how each column is used (`plan`)
+    and each used item column's values per item (-1 padded)."""
     users, items = _vocabulary_size(tft_output, USER_ID), _vocabulary_size(tft_output, ITEM_VOCABULARY)
     user, item = train[USER_ID].astype(np.int64), train[ITEM_ID].astype(np.int64)
     when = train[TIMESTAMP] if TIMESTAMP in train else np.zeros(len(user), np.int64)
@@ -181,18 +319,33 @@ def build_tables(train: dict, tft_output, hp: dict) -> dict:
     history[users - 1] = -1  # the OOV bucket: unknown users have no history
     item_counts = np.bincount(item, minlength=items).astype(np.float64)
     log_q = np.log(np.maximum(item_counts, 1.0) / max(item_counts.sum(), 1.0)).astype(np.float32)
-    tables = {"history": history, "log_q": log_q}
-    if train.get(GENRES) is not None:
-        rows, values = train[GENRES]
-        genre_count = _vocabulary_size(tft_output, GENRES)
-        multi_hot = np.zeros((items, genre_count), np.float32)
-        multi_hot[item[rows], values] = 1.0
-        tables["genres"] = multi_hot / np.maximum(multi_hot.sum(axis=1, keepdims=True), 1.0)
-    if RELEASE_YEAR in train:
-        year = np.zeros(items, np.int64)
-        year[item] = train[RELEASE_YEAR]
-        tables["release_year"] = year
-    return tables
+    plan = plan_columns(train, tft_output)
+    item_features = {use.name: (_values_per_item(_pairs(train[use.name]), item, items), use.rows)
+                     for use in plan if use.used and use.side == ITEM}
+    return {"history": history, "log_q": log_q, "plan": plan, "item_features": item_features}
+
+
+def _values_per_item(pairs, item: np.ndarray, items: int) -> np.ndarray:
+    """[items, width]: each item's values from its first train row, -1 padded."""
+    rows, values = pairs
+    first = np.full(items, len(item), np.int64)
+    np.minimum.at(first, item, np.arange(len(item)))
+    is_first = np.zeros(len(item) + 1, bool)
+    is_first[first] = True
+    keep = is_first[rows]
+    rows, values = rows[keep], values[keep]
+    order = np.argsort(rows, kind="stable")
+    rows, values = rows[order], values[order]
+    starts = np.searchsorted(rows, rows)  # the first position of each row's values
+    slot = np.arange(len(rows)) - starts
+    table = np.full((items, max(1, int(slot.max(initial=0)) + 1)), -1, np.int32)
+    table[item[rows], slot] = values
+    return table
+
+
+def user_columns(tables: dict) -> dict:
+    """The user columns the user tower takes: name → embedding rows."""
+    return {use.name: use.rows for use in tables["plan"] if use.used and use.side == USER}
 
 
 # --- the model --------------------------------------------------------------------------------
@@ -239,14 +392,13 @@ class TwoTower(tf.keras.Model):
         # The history's own item embeddings (+1 row: padding), as YouTube-DNN's watch vectors.
         self.history_embedding = tf.keras.layers.Embedding(items + 1, dim, embeddings_initializer=init(2),
                                                            name="history_embedding")
-        self.item_genres = None
-        if "genres" in tables:
-            self.item_genres = tf.Variable(tables["genres"], trainable=False, name="item_genres")
-            self.genre_projection = tf.keras.layers.Dense(dim, use_bias=False, name="genre_projection")
-        self.item_year = None
-        if "release_year" in tables:
-            self.item_year = tf.Variable(tables["release_year"], trainable=False, name="item_year")
-            self.year_embedding = tf.keras.layers.Embedding(YEAR_BUCKETS + 1, dim, name="year_embedding")
+        # Each item column: its values per item (-1 padded) and their embeddings, averaged.
+        self.item_feature_names = sorted(tables["item_features"])
+        self.item_feature_values = {name: tf.Variable(values, trainable=False, name=f"item_{name}")
+                                    for name, (values, _) in tables["item_features"].items()}
+        self.item_feature_embeddings = {name: tf.keras.layers.Embedding(rows, dim, name=f"item_{name}_embedding")
+                                        for name, (_, rows) in tables["item_features"].items()}
+        self.user_feature_sizes = dict(user_features)
         self.user_feature_names = sorted(user_features)
         self.user_feature_embeddings = {
             name: tf.keras.layers.Embedding(size, hp["feature_dim"], name=f"{name}_embedding")
@@ -262,10 +414,11 @@ class TwoTower(tf.keras.Model):
 
     def item_vectors(self, items):
         vectors = self.item_embedding(items)
-        if self.item_genres is not None:
-            vectors += self.genre_projection(tf.gather(self.item_genres, items))
-        if self.item_year is not None:
-            vectors += self.year_embedding(tf.gather(self.item_year, items))
+        for name in self.item_feature_names:
+            values = tf.cast(tf.gather(self.item_feature_values[name], items), tf.int64)
+            present = tf.cast(values >= 0, tf.float32)
+            embedded = self.item_feature_embeddings[name](tf.maximum(values, 0)) * present[..., None]
+            vectors += tf.reduce_sum(embedded, axis=-2) / tf.maximum(tf.reduce_sum(present, axis=-1, keepdims=True), 1.0)
         return tf.math.l2_normalize(vectors, axis=-1) if self.hp["cosine"] else vectors
 
     def item_biases(self, items):
@@ -290,9 +443,15 @@ class TwoTower(tf.keras.Model):
         weights = tf.cast(mask, tf.float32)
         embedded = self.history_embedding(tf.where(mask, history, self.item_count)) * weights[..., None]
         pooled = tf.reduce_sum(embedded, axis=1) / tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1.0)
-        parts = [pooled] + [self.user_feature_embeddings[name](features[name]) for name in self.user_feature_names]
+        parts = [pooled] + [self.user_feature_embeddings[name](self._user_feature(features, name))
+                            for name in self.user_feature_names]
         vectors = self.user_vector(self.hidden(tf.concat(parts, axis=1)))
         return tf.math.l2_normalize(vectors, axis=-1) if self.hp["cosine"] else vectors
+
+    def _user_feature(self, features, name):
+        """A user column's indices, a missing value (-1) on the embedding's last row."""
+        values = tf.cast(features[name], tf.int64)
+        return tf.where(values < 0, tf.constant(self.user_feature_sizes[name] - 1, tf.int64), values)
 
     def stored_history(self, user_ids):
         return tf.gather(self.history_table, tf.cast(user_ids, tf.int64))
@@ -334,8 +493,10 @@ class TwoTower(tf.keras.Model):
 def build_model(tft_output, hp: dict, tables: dict, total_steps: int = 0) -> TwoTower:
     """The model, built and compiled; with `hp["lr_decay"]` and `total_steps`, its learning rate
     decays along a cosine to 0 at the last step."""
-    sizes = {name: (AGE_BUCKETS + 1 if name == AGE else _vocabulary_size(tft_output, name))
-             for name in _user_inputs(tft_output) if name != USER_ID}
+    if tables["log_q"].shape[0] != _vocabulary_size(tft_output, ITEM_VOCABULARY):
+        raise ValueError(f"the tables hold {tables['log_q'].shape[0]} items, the transform output's catalogue "
+                         f"{_vocabulary_size(tft_output, ITEM_VOCABULARY)}: build them from the same transform output")
+    sizes = user_columns(tables)
     model = TwoTower(tables, sizes, hp)
     # Built before fit, so that BackupAndRestore can restore into it.
     model({name: tf.zeros([1], tf.int64) for name in [USER_ID, *sizes]})
@@ -349,9 +510,10 @@ def build_model(tft_output, hp: dict, tables: dict, total_steps: int = 0) -> Two
 
 
 def _train_dataset(train: dict, user_features: list, batch_size: int, seed: int):
-    features = {name: train[name] for name in [USER_ID, *user_features]}
+    count = len(train[ITEM_ID])
+    features = {name: _first_values(train[name], count) for name in [USER_ID, *user_features]}
     dataset = tf.data.Dataset.from_tensor_slices((features, train[ITEM_ID]))
-    dataset = dataset.shuffle(len(train[ITEM_ID]), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
     return _sharded(dataset.repeat().batch(batch_size, drop_remainder=True).prefetch(2))
 
 
@@ -359,7 +521,7 @@ def _eval_dataset(fn_args, tft_output, user_features: list, batch_size: int):
     options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=ITEM_ID)
     dataset = fn_args.data_accessor.tf_dataset_factory(fn_args.eval_files, options, tft_output.transformed_metadata.schema)
     wanted = [USER_ID, *user_features]
-    return _sharded(dataset.map(lambda features, label: ({k: _dense(features[k], 0) for k in wanted}, _dense(label, 0))))
+    return _sharded(dataset.map(lambda features, label: ({k: _dense(features[k], -1) for k in wanted}, _dense(label, 0))))
 
 
 def _sharded(dataset):
@@ -371,7 +533,8 @@ def _sharded(dataset):
 
 
 def run_fn(fn_args):
-    """Trains the model on the transformed splits and exports the serving model.
+    """Trains the model on the transformed splits and exports the serving model; writes how each
+    column of the data is used (`COLUMNS_REPORT`) into `fn_args.model_run_dir`.
 
     An epoch is one pass over the train split; `fn_args.train_steps` caps the steps of all
     epochs together (TFX passes it; tests pass a few)."""
@@ -380,9 +543,14 @@ def run_fn(fn_args):
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     strategy = getattr(fn_args, "strategy", None) or tf.distribute.get_strategy()
     global_batch = hp["batch_size"] * strategy.num_replicas_in_sync
-    user_features = user_feature_names(tft_output)
     train = read_columns(fn_args, fn_args.train_files, tft_output, train_column_names(tft_output))
     tables = build_tables(train, tft_output, hp)
+    report = columns_report(tables["plan"])
+    print(report, flush=True)  # the step's log
+    tf.io.gfile.makedirs(fn_args.model_run_dir)
+    with tf.io.gfile.GFile(f"{fn_args.model_run_dir.rstrip('/')}/{COLUMNS_REPORT}", "w") as out:
+        out.write(report)
+    user_features = sorted(user_columns(tables))
     epochs = max(1, min(hp["epochs"], fn_args.train_steps))
     batches_per_pass = max(1, len(train[ITEM_ID]) // global_batch)
     steps_per_epoch = max(1, min(batches_per_pass, fn_args.train_steps // epochs))
@@ -412,7 +580,8 @@ def _callbacks(fn_args) -> list:
 
 class _Serving(tf.Module):
     """What the SavedModel holds: the towers, the transform graph, the catalogue's item vectors
-    (computed once here) and the item id → index table for `recent_items`."""
+    (computed once here), the item id → index table for `recent_items` and the user id → index
+    table for the stored histories."""
 
     def __init__(self, model: TwoTower, tft_output, top_k: int):
         super().__init__()
@@ -426,14 +595,19 @@ class _Serving(tf.Module):
         self.item_biases = tf.Variable(model.item_biases(tf.range(self.size, dtype=tf.int64)), trainable=False)
         self.item_index = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(self.catalogue, tf.range(self.size, dtype=tf.int64)), default_value=-1)
+        users = tft_output.vocabulary_by_name(USER_ID)
+        # An unknown user gets the OOV bucket's row, as the transform graph maps them: an empty history.
+        self.user_index = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(users), tf.range(len(users), dtype=tf.int64)),
+            default_value=len(users))
         self.raw_spec = tft_output.raw_feature_spec()
-        self.names = _user_inputs(tft_output)
+        self.names = [USER_ID, *model.user_feature_names]
         self.max_history = model.hp["max_history"]
 
     def scores(self, features):
         raw = {name: _as_raw(features[name], self.raw_spec[name]) for name in self.names}
         transformed = self.tft_layer(raw)
-        user_features = {name: transformed[name] for name in self.names}
+        user_features = {name: _dense(transformed[name], -1) for name in self.names}
         recent = self.item_index.lookup(features[RECENT_ITEMS])[:, -self.max_history:]
         has_recent = tf.reduce_any(recent >= 0, axis=1, keepdims=True)
         stored = tf.cast(self.model.stored_history(user_features[USER_ID]), tf.int64)
@@ -441,9 +615,17 @@ class _Serving(tf.Module):
         users = self.model.user_vectors(user_features, history)
         return self.model.scores(users, self.item_vectors, self.item_biases)
 
+    def stored_history(self, user_ids):
+        """[batch, max_history] item ids of each user's train history, newest last, padded with ""."""
+        if user_ids.dtype != tf.string:
+            user_ids = tf.strings.as_string(user_ids)
+        history = tf.cast(self.model.stored_history(self.user_index.lookup(user_ids)), tf.int64)
+        return tf.where(history >= 0, tf.gather(self.catalogue, tf.maximum(history, 0)), "")
+
 
 def export_serving_model(model, tft_output, serving_model_dir: str, top_k: int) -> None:
-    """Saves the serving signatures, taking raw user features and the optional recent items."""
+    """Saves the serving signatures, taking raw user features and the optional recent items, and
+    the `history` signature, taking user ids."""
     serving = _Serving(model, tft_output, top_k)
     signature = {name: tf.TensorSpec([None], serving.raw_spec[name].dtype, name=name) for name in serving.names}
     signature[RECENT_ITEMS] = tf.TensorSpec([None, None], tf.string, name=RECENT_ITEMS)
@@ -461,10 +643,15 @@ def export_serving_model(model, tft_output, serving_model_dir: str, top_k: int) 
     def catalogue_ids():
         return {"item_ids": serving.catalogue}
 
+    @tf.function(input_signature=[{USER_ID: signature[USER_ID]}])
+    def history(features):
+        return {"item_ids": serving.stored_history(features[USER_ID])}
+
     tf.saved_model.save(serving, serving_model_dir, signatures={
         "serving_default": recommend,
         "score_catalogue": score_catalogue,
         "catalogue": catalogue_ids,
+        HISTORY_SIGNATURE: history,
     })
 
 
