@@ -24,7 +24,7 @@ class BenchConfig:
     sizes: tuple[int, ...] = (100_000, 1_000_000, 5_000_000)
     out_dir: str = "build/bench"
     seed: int = 0
-    batch_size: int = 256
+    batch_size: int = 512  # the reference module's default
     baselines: bool = True
     # Products in the catalogue; 0: the generator's default, one per 60 interactions, so that the
     # catalogue grows with the data (and with it the softmax and the whole-catalogue ranking).
@@ -53,8 +53,8 @@ def run(config: BenchConfig) -> dict:
 def _write(results: dict, out: pathlib.Path) -> None:
     results.update(_derived(results))
     (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    (out / "results.md").write_text(markdown(results))
-    _plots(results, out)
+    (out / "results.md").write_text(markdown(results) + "\n" + "\n".join(f"![{name}]({name})" for name in _plots(results, out)) + "\n")
+    (out / "results.html").write_text(html(results, _plot_names(results)))
 
 
 def _pipeline_at(size: int, config: BenchConfig, out: pathlib.Path):
@@ -146,25 +146,27 @@ def bare_transform(examples_uri: str, schema_uri: str, out_dir: str, beam_args: 
     return round(time.perf_counter() - start, 3)
 
 
-def _transformed_columns(transformed_uri: str, split: str, column_names) -> dict:
-    """A transformed split's columns in memory, as the module's `read_columns` gives them: one
-    value per example (-1 where missing), genres as (row, value) pairs."""
+def _transformed_columns(transformed_uri: str, split: str, output) -> dict:
+    """A transformed split's training columns in memory, as the module's `read_columns` gives them:
+    one value per example for a fixed-length column (-1 where missing), (row, value) pairs for the others."""
     import numpy as np
     import pyarrow.compute as pc
+    import tensorflow as tf
 
     from kubetfx.pipelines.recommender import module
 
+    spec = output.transformed_feature_spec()
     table = examples.read_split(transformed_uri, split)
     columns = {}
-    for name in column_names:
+    for name in module.train_column_names(output):
         if name not in table.column_names:
             continue
-        if name == module.GENRES:
+        if isinstance(spec[name], tf.io.FixedLenFeature):
+            columns[name] = np.asarray(pc.fill_null(examples.first_values(table, name), -1))
+        else:
             lists = table.column(name).combine_chunks()
             lengths = np.asarray(pc.fill_null(pc.list_value_length(lists), 0))
             columns[name] = (np.repeat(np.arange(len(lengths)), lengths), np.asarray(pc.list_flatten(lists)))
-        else:
-            columns[name] = np.asarray(pc.fill_null(examples.first_values(table, name), -1)).astype(np.int64)
     return columns
 
 
@@ -177,7 +179,7 @@ def _in_memory_model(transformed_uri: str, graph_uri: str, hyperparameters: dict
 
     output = tft.TFTransformOutput(graph_uri)
     hp = module.hyperparameters(hyperparameters)
-    train = _transformed_columns(transformed_uri, names.TRAIN, module.train_column_names(output))
+    train = _transformed_columns(transformed_uri, names.TRAIN, output)
     # One epoch, as the suite's train step runs it here (its learning-rate schedule over those steps).
     steps = len(train[module.ITEM_ID]) // hp["batch_size"]
     model = module.build_model(output, hp, module.build_tables(train, output, hp), total_steps=steps)
@@ -208,7 +210,7 @@ def keras_evaluate(transformed_uri: str, graph_uri: str, model_uri: str, batch_s
     # The SavedModel's root holds the Keras model as `model`: its variables restore by that path.
     status = tf.train.Checkpoint(model=model).read(f"{model_uri}/{names.SERVING_MODEL_SUBDIR}/variables/variables")
     status.expect_partial().assert_existing_objects_matched()
-    evaluation = _transformed_columns(transformed_uri, names.EVAL, module.train_column_names(output))
+    evaluation = _transformed_columns(transformed_uri, names.EVAL, output)
     features, labels = module.model_inputs(evaluation, output)
     start = time.perf_counter()
     model.evaluate(features, labels, batch_size=batch_size, verbose=0)
@@ -308,13 +310,19 @@ def _seconds(value: float | None) -> str:
     return "not run" if value is None else f"{value:.1f} s"
 
 
-def _plots(results: dict, out: pathlib.Path) -> None:
+def _plot_names(results: dict) -> list[str]:
+    return ["steps_by_size.png", "steps.png"] + (["ratios.png"] if "ratios_by_size" in results else [])
+
+
+def _plots(results: dict, out: pathlib.Path) -> list[str]:
+    """Writes the plots; returns their file names."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     sizes = sorted(results["sizes"], key=int)
+    _growth_plot(plt, results, sizes, out / "steps_by_size.png")
     figure, axis = plt.subplots(figsize=(7, 4))
     bottom = [0.0] * len(sizes)
     for step in (*names.STEPS, "framework"):
@@ -343,6 +351,40 @@ def _plots(results: dict, out: pathlib.Path) -> None:
         figure.tight_layout()
         figure.savefig(out / "ratios.png", dpi=110)
         plt.close(figure)
+    return _plot_names(results)
+
+
+def _growth_plot(plt, results: dict, sizes: list[str], path: pathlib.Path) -> None:
+    """Seconds per step against interactions, both axes logarithmic, with a line of slope 1 (time
+    proportional to the data) through the total's smallest size to read growth exponents against."""
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    x = [int(s) for s in sizes]
+    for step in names.STEPS:
+        points = [(n, results["sizes"][s]["steps"][step]) for n, s in zip(x, sizes) if results["sizes"][s]["steps"].get(step)]
+        if points:
+            axis.plot(*zip(*points), marker="o", label=step)
+    totals = [results["sizes"][s]["total_s"] for s in sizes]
+    axis.plot(x, totals, marker="s", color="black", linewidth=2, label="total")
+    axis.plot(x, [totals[0] * n / x[0] for n in x], color="grey", linestyle="--", label="∝ size (exponent 1)")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("interactions")
+    axis.set_ylabel("seconds")
+    axis.set_title("kubetfx bench: time per step against size")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def html(results: dict, plots: list[str]) -> str:
+    """The Markdown report's tables and the plots as one page a browser opens."""
+    import html as escape
+
+    return ("<!doctype html><meta charset='utf-8'><title>kubetfx bench</title>"
+            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}</style>\n"
+            f"<pre>{escape.escape(markdown(results))}</pre>\n"
+            + "\n".join(f"<p><img src='{name}' alt='{name}'></p>" for name in plots) + "\n")
 
 
 # --- serving: a separate benchmark hooked into `kubetfx bench` (pipelines/recommender/serving/bench.py) ---------

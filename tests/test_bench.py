@@ -78,4 +78,7 @@ def test_the_files_a_person_reads_are_written(tmp_path, baselines):
     assert "| catalogue (items) | 1,000 | 10,000 | 50,000 |" in table
     assert ("| 1,000,000 | 0.50 | 0.90 | 0.50 | 0.50 |" in table) is baselines
     assert (tmp_path / "steps.png").stat().st_size > 0
+    assert (tmp_path / "steps_by_size.png").stat().st_size > 0 and "![steps_by_size.png](steps_by_size.png)" in table
     assert (tmp_path / "ratios.png").exists() is baselines
+    page = (tmp_path / "results.html").read_text()
+    assert "| transform | 10.0 s | 40.0 s | 200.0 s |" in page and ("<img src='ratios.png'" in page) is baselines
