@@ -104,13 +104,14 @@ def test_without_a_model_check_any_saved_model_will_do(tmp_path, transformed, va
     assert figures["signatures"] == ["serving_default"]
 
 
-def test_a_model_check_from_a_file_is_called_with_the_serving_model(tmp_path, transformed, validated):
+def test_a_model_check_from_a_file_is_called_with_the_loaded_serving_model(tmp_path, transformed, validated):
     check = tmp_path / "check.py"
     check.write_text("import pathlib\n"
-                     "def check(model_dir):\n"
-                     "    pathlib.Path(model_dir).parent.joinpath('checked').write_text(model_dir)\n")
+                     "def check(model, model_dir):\n"
+                     "    names = ','.join(model.signatures.keys())\n"
+                     "    pathlib.Path(model_dir).parent.joinpath('checked').write_text(f'{model_dir} {names}')\n")
     figures = _train(tmp_path, transformed, validated, _module(tmp_path, NOT_A_RECOMMENDER), model_check=f"{check}:check")
-    assert (tmp_path / "model" / "checked").read_text() == figures["serving_model_dir"]
+    assert (tmp_path / "model" / "checked").read_text() == f"{figures['serving_model_dir']} serving_default"
 
 
 @pytest.mark.parametrize("spec", ["kubetfx.pipelines.recommender.contract", "gs://b/check.py", "check.py:"])

@@ -31,7 +31,7 @@ TRAINING = TrainingConfig(workers=4, gpu_count=2, gpu_type="nvidia-tesla-a100", 
 ARGS = TrainArgs("gs://b/run/transformed", "gs://b/run/graph", "gs://b/run/schema",
                   "kubetfx.pipelines.recommender.module", "gs://b/run/model", "gs://b/run/model_run",
                   "gs://b/run/report", 2400, 20, {"batch_size": 128}, {"k": "v"}, "gs://b/run/tuned",
-                  "kubetfx.pipelines.recommender.contract:check_model")
+                  "kubetfx.pipelines.recommender.contract:require_signatures")
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ class TrainArgs:
     Each of the first thirteen is the train component's input or output of the same name
     (tests/test_train_interface.py holds them together). `best_hyperparameters`: the tuner's
     output folder (TFX's HyperParameters), empty for none; `model_check`: a `module:function`
-    (module as in `module_file`) called with the serving model's folder after run_fn, empty for
-    none. Not in the component: `cpu_replicas` > 1 asks for MirroredStrategy over that many
+    (module as in `module_file`) called with the loaded serving model and its folder after run_fn,
+    empty for none. Not in the component: `cpu_replicas` > 1 asks for MirroredStrategy over that many
     logical CPUs (tests, benchmarks); `figures` is where the chief writes its figures as JSON
     (how a TFJob launcher learns them).
     """

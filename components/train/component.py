@@ -45,8 +45,8 @@ def train(
         report: Signatures, metrics and wall time.
         best_hyperparameters: The tuner's output (optional): fn_args.hyperparameters is then its
             KerasTuner config, as TFX's Trainer passes it.
-        model_check: module:function called with the SavedModel's folder after run_fn, raising if the
-            pipeline's later steps cannot use it; empty: any SavedModel will do.
+        model_check: module:function called with the loaded SavedModel and its folder after run_fn,
+            raising if the pipeline's later steps cannot use it; empty: any SavedModel will do.
         placement: 'pod' (this step's pod; each worker of a Vertex AI custom job) or 'tfjob' (this step
             launches a Kubeflow TFJob and follows it); set at compile time.
         trainer_image: The image a TFJob's workers run (set at compile time).

@@ -127,7 +127,7 @@ def run_fn_notes(model_run_uri: str) -> list[str]:
     return [fs.read_text(path) for path in sorted(fs.glob(fs.join(model_run_uri, "*.md")))]
 
 
-def load_model_check(spec: str) -> Callable[[str], None]:
+def load_model_check(spec: str) -> Callable:
     """The function `spec` names as `module:function`, the module as in `module_file` (an
     installed module or a .py file, local or gs://)."""
     module, _, function = spec.rpartition(":")
@@ -151,9 +151,9 @@ def _worker_outputs(model_uri: str, model_run_uri: str, is_chief: bool):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def check_model(model_dir: str, model_check: Callable[[str], None] | None = None) -> list[str]:
-    """Fails unless `model_dir` holds a SavedModel that `model_check`, if any, accepts (it raises
-    otherwise); returns the model's signature names."""
+def check_model(model_dir: str, model_check: Callable | None = None) -> list[str]:
+    """Fails unless `model_dir` holds a SavedModel that `model_check(loaded, model_dir)`, if any,
+    accepts (it raises otherwise); returns the model's signature names."""
     import tensorflow as tf
 
     if not fs.exists(fs.join(model_dir, "saved_model.pb")):
@@ -161,9 +161,10 @@ def check_model(model_dir: str, model_check: Callable[[str], None] | None = None
             f"run_fn exported no SavedModel at fn_args.serving_model_dir ('{model_dir}'): "
             "save the serving model there (model.save(fn_args.serving_model_dir, save_format='tf', signatures=...))"
         )
+    loaded = tf.saved_model.load(model_dir)
     if model_check:
-        model_check(model_dir)
-    return sorted(tf.saved_model.load(model_dir).signatures.keys())
+        model_check(loaded, model_dir)
+    return sorted(loaded.signatures.keys())
 
 
 def last_epoch_metrics(model_run_dir: str) -> dict:

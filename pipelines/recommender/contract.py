@@ -2,12 +2,12 @@
 
 Ranking evaluation scores the catalogue, batch recommendations and serving ask for the top K, and
 serving explains with the catalogue's scores, so a recommender's SavedModel exposes three
-signatures. The recommender pipeline has the trainer check them right after run_fn
-(`MODEL_CHECK`, the train component's `model_check`), so that a model the later steps cannot use
-fails there, naming what is missing; evaluation and serving check them again on what they load.
+signatures. The recommender pipeline has the trainer check them right after run_fn, on the model
+it has loaded (`MODEL_CHECK`, the train component's `model_check`), so that a model the later steps
+cannot use fails there, naming what is missing; evaluation and serving check what they load.
 """
-from kubetfx.components.common import fs
 from kubetfx.components.common.errors import ModelContractError
+from kubetfx.pipelines.recommender import explain
 
 SIGNATURE_RECOMMEND = "serving_default"
 SIGNATURE_SCORE_CATALOGUE = "score_catalogue"
@@ -19,8 +19,15 @@ SIGNATURES = {
     SIGNATURE_CATALOGUE: "no inputs → {'item_ids': string [catalogue]}",
 }
 REQUIRED_SIGNATURES = tuple(SIGNATURES)
-# The train component's model_check: `check_model` below.
-MODEL_CHECK = f"{__name__}:check_model"
+# Optional: a model without it still serves; with it, serving explains a request that sends no list
+# of its own (the reference model's `recent_items`) from the user's stored history.
+SIGNATURE_HISTORY = explain.HISTORY_SIGNATURE
+OPTIONAL_SIGNATURES = {
+    SIGNATURE_HISTORY: "{'user_id': [batch]} → {'item_ids': string [batch, m]}: each user's stored history, "
+                       "newest last, padded with ''",
+}
+# The train component's model_check: `require_signatures` below.
+MODEL_CHECK = f"{__name__}:require_signatures"
 
 
 def require_signatures(loaded, model_dir: str) -> None:
@@ -35,11 +42,3 @@ def require_signatures(loaded, model_dir: str) -> None:
             "(model.save(fn_args.serving_model_dir, signatures={...}), as kubetfx.pipelines.recommender.module does), "
             "or train any SavedModel in a pipeline of your own (pipelines/tfx_classifier)")
 
-
-def check_model(model_dir: str) -> None:
-    """The trainer's model check (`MODEL_CHECK`): the SavedModel in `model_dir` follows the contract."""
-    import tensorflow as tf
-
-    if not fs.exists(fs.join(model_dir, "saved_model.pb")):
-        raise ModelContractError(f"no SavedModel at '{model_dir}' (no saved_model.pb there)")
-    require_signatures(tf.saved_model.load(model_dir), model_dir)
