@@ -219,7 +219,12 @@ def plan_uploads(spec: Spec, parameters: dict, pipeline_root: str) -> list[Uploa
 
 
 def _is_local_file(value: str) -> bool:
-    return bool(value) and "://" not in value and pathlib.Path(value).expanduser().is_file()
+    if not value or "://" in value:
+        return False
+    try:
+        return pathlib.Path(value).expanduser().is_file()
+    except OSError:  # not a path at all: an EvalConfig's JSON is longer than a file name may be
+        return False
 
 
 def _file_digest(path: str) -> str:
