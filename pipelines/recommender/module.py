@@ -194,7 +194,8 @@ def _first_values(column, count: int) -> np.ndarray:
         return column
     rows, values = column
     dense = np.full(count, -1, np.int64)
-    dense[rows[::-1]] = values[::-1]  # the first value of a row is written last
+    present, first = np.unique(rows, return_index=True)
+    dense[present] = values[first]
     return dense
 
 
