@@ -36,8 +36,8 @@ def push(
             file of the mounted Kubernetes Secret on KServe); required with request_log_root.
         require_token: The KServe manifest makes `kubetfx serve` require a bearer token, read from the
             Secret kubetfx-serving-token (the pod does not start without it).
-        canary_traffic_percent: The share of traffic (1-99) KServe sends to the new version while the
-            previous one keeps the rest; 0: all of it once ready.
+        canary_traffic_percent: The share of traffic (0 to 100) KServe sends to the new version while the
+            previous one keeps the rest; 0 or 100: all of it once ready.
         run_id: The pipeline run that made the model (the pipeline passes KFP's run id), for the lineage.
         run_name: That run's name, for the lineage.
         interactions_uri: The data the model was trained on, for the lineage (with users_uri, items_uri).

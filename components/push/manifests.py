@@ -54,7 +54,7 @@ class DeployConfig:
     request_log_root: str = ""  # gs:// prefix (or a path the container writes) for the request log; empty: none
     request_log_salt_uri: str = ""  # file or gs:// object with the salt; SALT_SECRET_FILE on KServe
     require_token: bool = False  # serve with --auth-token-file, the token from the Secret TOKEN_SECRET (KServe)
-    # KServe: the share of traffic (1-99) the new version gets while the previous ready revision keeps
+    # KServe: the share of traffic (0 to 100) the new version gets while the previous ready revision keeps
     # the rest; 0: the new version takes all traffic once ready. Promote by applying the service with 100.
     canary_traffic_percent: int = 0
 

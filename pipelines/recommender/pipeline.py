@@ -102,8 +102,8 @@ def create_pipeline(images: Images, name: str = PIPELINE_NAME, training: Trainin
                 /etc/kubetfx/request-log-salt/salt on KServe with the Secret kubetfx-request-log-salt.
             require_token: The KServe manifest push writes makes the server require a bearer token from
                 the Secret kubetfx-serving-token; false: no token (the cluster's own auth only).
-            canary_traffic_percent: The share of traffic (1-99) KServe gives the new version while the
-                previous one keeps the rest; 0: all of it once ready.
+            canary_traffic_percent: The share of traffic (0 to 100) KServe gives the new version while the
+                previous one keeps the rest; 0 or 100: all of it once ready.
         """
         ingest = ingest_op(interactions_uri=interactions_uri, users_uri=users_uri, items_uri=items_uri,
                            split_method=split_method, eval_fraction=eval_fraction, seed=seed,
