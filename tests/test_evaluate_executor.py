@@ -121,6 +121,8 @@ def test_a_candidate_worse_than_the_champion_is_not_blessed(tmp_path, tiny):
     assert not gate["passed"] and "falls behind the blessed model" in gate["reason"]
     assert result["metrics"]["champion_ndcg@2"] > result["metrics"]["ndcg@2"]
     assert result[names.META_BLESSED] is False
+    blessing = fs.read_json(str(tmp_path / "blessing" / names.BLESSING_FILE))
+    assert blessing[names.META_JUDGED_AGAINST] == "1"  # push refuses it if LATEST moved since
 
 
 def test_no_champion_passes_with_a_reason(tmp_path, tiny):
@@ -129,6 +131,8 @@ def test_no_champion_passes_with_a_reason(tmp_path, tiny):
     gate = next(g for g in result["gates"] if g["name"] == "champion")
     assert gate["passed"] and "no blessed model yet" in gate["reason"]
     assert result[names.META_BLESSED] is True
+    blessing = fs.read_json(str(tmp_path / "blessing" / names.BLESSING_FILE))
+    assert blessing[names.META_JUDGED_AGAINST] is None
 
 
 @pytest.fixture()

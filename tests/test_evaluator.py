@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from kubetfx.components.common import names
 from kubetfx.components.evaluator import executor as evaluator
 
 
@@ -39,6 +40,7 @@ def test_a_model_meeting_every_threshold_is_blessed_as_tfx_lays_it_out(evaluated
 
     figures, out = evaluated["met"]
     assert figures["blessed"] and figures["failed_thresholds"] == []
+    assert names.META_JUDGED_AGAINST not in figures  # no baseline given: push keeps only its own check
     assert (out / "blessing" / evaluator.BLESSED_FILE).exists()
     assert not (out / "blessing" / evaluator.NOT_BLESSED_FILE).exists()
     assert tfma.load_validation_result(str(out / "evaluation")).validation_ok
@@ -87,11 +89,21 @@ def _change_config(improvement: float) -> str:
 
 
 def test_change_thresholds_compare_with_the_baseline_model(churn, churn_trained, tmp_path):
-    # The model against itself: no change, which meets "no worse" and fails "better by 0.01".
+    from kubetfx.components.common import fs
+    from kubetfx.components.latest_blessed import executor as latest_blessed
+    from kubetfx.components.push import executor as push
+
+    # The model against itself, served as version 7: no change, which meets "no worse" and fails
+    # "better by 0.01"; the blessing names the version it was judged against, for push to check.
+    fs.write_json(str(tmp_path / "pushed" / names.BLESSING_FILE), {names.META_BLESSED: True})
+    push.run(str(churn / "model" / names.SERVING_MODEL_SUBDIR), str(tmp_path / "pushed"), str(tmp_path / "serving"),
+             str(tmp_path / "push.md"), version="7")
+    latest_blessed.run(str(tmp_path / "serving"), str(tmp_path / "champion"))
     no_worse = evaluator.run(str(churn / "model"), str(churn / "examples"), _change_config(-1e-6),
                              str(tmp_path / "a" / "evaluation"), str(tmp_path / "a" / "blessing"),
-                             str(tmp_path / "a" / "report.md"), baseline_model_uri=str(churn / "model"))
+                             str(tmp_path / "a" / "report.md"), baseline_model_uri=str(tmp_path / "champion"))
     assert no_worse["blessed"] and 0.6 <= no_worse["metrics"]["auc"] <= 1.0
+    assert no_worse[names.META_JUDGED_AGAINST] == "7"
     better = evaluator.run(str(churn / "model"), str(churn / "examples"), _change_config(0.01),
                            str(tmp_path / "b" / "evaluation"), str(tmp_path / "b" / "blessing"),
                            str(tmp_path / "b" / "report.md"), baseline_model_uri=str(churn / "model"))
@@ -108,3 +120,4 @@ def test_an_empty_baseline_is_no_baseline(churn, churn_trained, tmp_path):
                             str(tmp_path / "evaluation"), str(tmp_path / "blessing"), str(tmp_path / "report.md"),
                             baseline_model_uri=str(tmp_path / "no-champion"))
     assert figures["blessed"] and "no baseline model" in (tmp_path / "report.md").read_text()
+    assert figures[names.META_JUDGED_AGAINST] is None  # nothing served: push refuses if something is by then

@@ -48,6 +48,9 @@ ENV_CLUSTER_SPEC = "CLUSTER_SPEC"
 META_WALL_SECONDS = "wall_seconds"
 META_ROWS = "rows"
 META_BLESSED = "blessed"
+# The served version a blessing was judged against (None: no model was served); push refuses the
+# model when LATEST has moved since, so a model is never pushed over one it was not compared with.
+META_JUDGED_AGAINST = "judged_against"
 META_PUSHED_TO = "pushed_to"
 
 # Serving (`kubetfx serve`, KServe's model server) and monitoring.

@@ -9,7 +9,7 @@ the overall metrics as plain figures, and a Markdown report of every slice and f
 """
 import json
 
-from kubetfx.components.common import fs, names, timing, tfx_executors
+from kubetfx.components.common import fs, integrity, names, timing, tfx_executors
 from kubetfx.components.common.errors import KubetfxError
 
 BLESSED_FILE = "BLESSED"
@@ -49,6 +49,7 @@ def run(model_uri: str, examples_uri: str, eval_config: str, evaluation_uri: str
     of `examples_uri` with TFX's Evaluator; returns whether it is blessed and the overall metrics."""
     watch = timing.Stopwatch()
     config = parse_eval_config(eval_config)
+    baseline_given = bool(baseline_model_uri)
     if baseline_model_uri and not fs.exists(fs.join(baseline_model_uri, names.SERVING_MODEL_SUBDIR)):
         # latest_blessed's model before the first push (found: false): no champion to compare with.
         baseline_model_uri = ""
@@ -58,10 +59,23 @@ def run(model_uri: str, examples_uri: str, eval_config: str, evaluation_uri: str
     slices, failures = _results(evaluation_uri)
     figures = {names.META_BLESSED: blessed, "metrics": slices.get("Overall", {}), "failed_thresholds": failures,
                names.META_WALL_SECONDS: watch.seconds}
+    if baseline_given:
+        figures.update(_judged_against(baseline_model_uri))
     # Beside TFX's marker file, the verdict as kubetfx's push reads it (its reason, its metrics).
     fs.write_json(fs.join(blessing_uri, names.BLESSING_FILE), figures)
     fs.write_text(report_path, _report(blessed, slices, failures, bool(baseline_model_uri)))
     return figures
+
+
+def _judged_against(baseline_model_uri: str) -> dict:
+    """Which served version the baseline was (push's manifest, which latest_blessed copies with it):
+    None for the empty baseline of a serving root with nothing served yet; nothing when the version
+    is unknown (a model pushed before push wrote manifests)."""
+    if not baseline_model_uri:
+        return {names.META_JUDGED_AGAINST: None}
+    manifest = integrity.read_manifest(fs.join(baseline_model_uri, names.SERVING_MODEL_SUBDIR)) or {}
+    version = manifest.get("lineage", {}).get("version")
+    return {names.META_JUDGED_AGAINST: version} if version else {}
 
 
 def _run_tfx_evaluator(config, model_uri, examples_uri, evaluation_uri, blessing_uri, baseline_model_uri,

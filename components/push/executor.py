@@ -63,6 +63,7 @@ def run(model_dir: str, blessing_uri: str, serving_root: str, report_path: str, 
     # What this push replaces, if nobody else does meanwhile: the version LATEST names, and what
     # the compare-and-swap expects to find (the same, or the text of a pointer that cannot be read).
     champion, expected = _champion(serving_root)
+    _check_judged_against(blessing, champion, serving_root)
     explicit = bool(version)
     version = version or _next_version(champion)
     if explicit and fs.exists(fs.join(serving_root, version)):
@@ -105,6 +106,18 @@ def run(model_dir: str, blessing_uri: str, serving_root: str, report_path: str, 
                "swept": swept, **deployment, names.META_WALL_SECONDS: watch.seconds}
     fs.write_text(report_path, _report(figures))
     return figures
+
+
+def _check_judged_against(blessing: dict, champion: str | None, serving_root: str) -> None:
+    """A blessing that says which served version it was judged against holds only while that
+    version is still served: a push that landed after the evaluation was never compared with."""
+    if names.META_JUDGED_AGAINST not in blessing:
+        return  # an evaluation that read no champion (no baseline given): push's own check only
+    judged = blessing[names.META_JUDGED_AGAINST]
+    if judged != champion:
+        raise PushError(f"the model was judged against version {judged!r}, but LATEST under '{serving_root}' now "
+                        f"names {champion!r}, pushed after the evaluation; nothing was pushed and {champion!r} "
+                        "stays served. Run the pipeline again to compare with it.")
 
 
 def _champion(serving_root: str) -> tuple[str | None, str | None]:

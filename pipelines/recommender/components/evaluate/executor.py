@@ -54,7 +54,7 @@ def run(model_dir: str, examples_uri: str, evaluation_uri: str, blessing_uri: st
         candidate = ranking.rank(scorer, scorer.catalogue, data.interactions, top_k,
                                  on_batch=pairs.on_batch if pairs is not None else None)
         baseline = ranking.rank_by_popularity(scorer.catalogue, data.interactions, top_k)
-    champion, champion_error, champion_dir = _champion(serving_root, data, top_k)
+    champion, champion_error, champion_dir, champion_version = _champion(serving_root, data, top_k)
     tfma_slices, tfma_figures = _tfma(pairs, scorer.catalogue, data, evaluation_uri) if pairs is not None else ({}, {})
     sliced = {**slices.user_slices(candidate.per_user, data.user_features, config.main_metric),
               **slices.item_slices(candidate.hits_at(main_k), data.interactions.eval_users,
@@ -88,6 +88,8 @@ def run(model_dir: str, examples_uri: str, evaluation_uri: str, blessing_uri: st
     }
     # The headline metrics travel with the blessing, so that push records them in the version's lineage.
     result["blessing"]["metrics"] = _headline(result)
+    if serving_root:  # push refuses the model if LATEST has moved from the champion judged here
+        result["blessing"][names.META_JUDGED_AGAINST] = champion_version
     result["wall_seconds"] = watch.seconds
     fs.write_json(fs.join(evaluation_uri, names.EVAL_RESULT_FILE), result)
     fs.write_json(fs.join(blessing_uri, names.BLESSING_FILE), result["blessing"])
@@ -124,22 +126,22 @@ def _tfma(pairs, catalogue, data, evaluation_uri: str) -> tuple[dict, dict]:
     return results, figures
 
 
-def _champion(serving_root: str, data, top_k) -> tuple[ranking.Ranking | None, str, str]:
-    """The blessed model's ranking, or why it could not be computed, and its folder."""
+def _champion(serving_root: str, data, top_k) -> tuple[ranking.Ranking | None, str, str, str | None]:
+    """The blessed model's ranking, or why it could not be computed, its folder and its version."""
     latest = serving.read_latest(serving_root)
     if latest is None:
-        return None, "", ""
-    model_dir = latest.get("model_dir", "")
+        return None, "", "", None
+    model_dir, version = latest.get("model_dir", ""), latest.get("version")
     try:
         with timing.stage(names.TASK_EVALUATE, f"ranking with the blessed model {model_dir}"):
             # A champion whose files changed since push is no yardstick: refused naming the file,
             # which fails the champion gate (a version pushed before manifests loads unchecked).
             integrity.verify(model_dir)
             scorer = scoring.CatalogueScorer(model_dir, data.user_features)
-            return ranking.rank(scorer, scorer.catalogue, data.interactions, top_k), "", model_dir
+            return ranking.rank(scorer, scorer.catalogue, data.interactions, top_k), "", model_dir, version
     except Exception as error:  # noqa: BLE001 - reported in the champion gate, which then fails
         timing.LOG.warning("[%s] the blessed model %s cannot be evaluated: %s", names.TASK_EVALUATE, model_dir, error)
-        return None, f"{type(error).__name__}: {error}", model_dir
+        return None, f"{type(error).__name__}: {error}", model_dir, version
 
 
 def _champion_gate(candidate, champion, error: str, champion_dir: str, config: EvaluateConfig) -> slices.Gate:
