@@ -26,8 +26,10 @@ BLOCKING_ANOMALIES = ["SCHEMA_MISSING_COLUMN", "UNEXPECTED_DATA_TYPE", "FEATURE_
 # The evaluator's slices: overall, then by the user's gender and age group and by the item's genres
 # (an item of several genres counts in each of them).
 SLICES = ((), ("gender",), ("age_bucket",), ("genres",))
-# Bars of the default EvalConfig (README, "The ranking pipeline", says how they were chosen).
-AUC_LOWER_BOUND = 0.70
+# Bars of the default EvalConfig. On MovieLens-100K's held-out ratings, scoring each by its item's
+# share of likes among the training ratings gives AUC 0.71, adding the user's 0.76, the module's
+# model 0.78: the bar asks for more than item popularity.
+AUC_LOWER_BOUND = 0.75
 MAX_AUC_DROP = 0.002  # below the served model's AUC by more than this: not pushed
 CALIBRATION_BOUNDS = (0.9, 1.1)  # mean prediction / mean label
 DECISION_THRESHOLDS = (0.5,)  # precision and recall at these scores
@@ -61,6 +63,9 @@ def default_eval_config(auc_lower_bound: float = AUC_LOWER_BOUND, max_auc_drop: 
         "model_specs": [{"signature_name": "serving_default", "label_key": LABEL_KEY, "prediction_key": PREDICTION_KEY}],
         "slicing_specs": [{"feature_keys": list(keys)} if keys else {} for keys in SLICES],
         "metrics_specs": [{"metrics": metrics}],
+        # TFMA would add the metrics the model was compiled with, computed on its probability output as
+        # if it were the logit they were compiled for (a wrong `loss`, and a second `auc`).
+        "options": {"include_default_metrics": False},
     }, sort_keys=True)
 
 
@@ -75,7 +80,7 @@ def create_pipeline(image: str, name: str = PIPELINE_NAME):
 
     @dsl.pipeline(name=name)
     def ranking(data_uri: str, serving_root: str, module_file: str = REFERENCE_MODULE,
-                eval_config: str = default_eval_config(), train_steps: int = 1000, eval_steps: int = 20,
+                eval_config: str = default_eval_config(), train_steps: int = 2000, eval_steps: int = 20,
                 hyperparameters: dict = {}, beam_pipeline_args: list = [],
                 blocking_anomalies: list = BLOCKING_ANOMALIES):
         """Trains a purchase or click propensity classifier (a recommender's ranking stage), evaluates
@@ -89,7 +94,7 @@ def create_pipeline(image: str, name: str = PIPELINE_NAME):
             serving_root: Where blessed models are pushed, one folder per version and LATEST.
             module_file: The TFX module file (preprocessing_fn, run_fn), a .py path or installed module.
             eval_config: A tfma.EvalConfig (JSON or text proto); by default AUC, calibration, example
-                count, precision and recall per gender, age group and genre, blessing at AUC >= 0.70,
+                count, precision and recall per gender, age group and genre, blessing at AUC >= 0.75,
                 no more than 0.002 below the served model's, and calibration within 0.9-1.1.
             train_steps: Training steps for run_fn.
             eval_steps: Validation steps for run_fn.
