@@ -397,7 +397,9 @@ class TwoTower(tf.keras.Model):
         self.item_feature_names = sorted(tables["item_features"])
         self.item_feature_values = {name: tf.Variable(values, trainable=False, name=f"item_{name}")
                                     for name, (values, _) in tables["item_features"].items()}
-        self.item_feature_embeddings = {name: tf.keras.layers.Embedding(rows, dim, name=f"item_{name}_embedding")
+        # Glorot, as a dense projection of the column's multi-hot vector would start (how genres entered before).
+        self.item_feature_embeddings = {name: tf.keras.layers.Embedding(rows, dim, embeddings_initializer="glorot_uniform",
+                                                                        name=f"item_{name}_embedding")
                                         for name, (_, rows) in tables["item_features"].items()}
         self.user_feature_sizes = dict(user_features)
         self.user_feature_names = sorted(user_features)
