@@ -26,6 +26,9 @@ class BenchConfig:
     seed: int = 0
     batch_size: int = 512  # the reference module's default
     baselines: bool = True
+    # The baselines only up to this size: at 5M they would take about an hour on 2 cores
+    # (model.evaluate alone scores 1.25M eval examples against 83k items).
+    baselines_up_to: int = 1_000_000
     # Products in the catalogue; 0: the generator's default, one per 60 interactions, so that the
     # catalogue grows with the data (and with it the softmax and the whole-catalogue ranking).
     items: int = 0
@@ -41,9 +44,9 @@ def run(config: BenchConfig) -> dict:
         measured, outputs = _pipeline_at(size, config, out)
         results["sizes"][str(size)] = measured
         # Written after every pipeline and every set of baselines: a long run stopped part-way
-        # keeps what it measured (at 5M the baselines alone take about an hour on 2 cores).
+        # keeps what it measured.
         _write(results, out)
-        if config.baselines:
+        if config.baselines and size <= config.baselines_up_to:
             results["baselines"][str(size)] = _baselines(outputs, measured, config, out / "baselines" / str(size))
             _write(results, out)
     results["serving"] = serving_bench(config, out)  # the serving benchmark's hook (see serving_bench)
@@ -261,10 +264,16 @@ def _derived(results: dict) -> dict:
     for small, large in zip(sizes, sizes[1:]):
         t_small, t_large = results["sizes"][str(small)]["total_s"], results["sizes"][str(large)]["total_s"]
         exponents[f"{small}->{large}"] = round(math.log(t_large / t_small) / math.log(large / small), 3)
+    step_exponents = {}
+    if len(sizes) > 1:  # each step's, between the two largest sizes: which step grows faster than the data
+        small, large = (results["sizes"][str(n)]["steps"] for n in sizes[-2:])
+        step_exponents = {step: round(math.log(large[step] / small[step]) / math.log(sizes[-1] / sizes[-2]), 3)
+                          for step in names.STEPS if small.get(step) and large.get(step)}
     reference = str(1_000_000 if 1_000_000 in sizes else sizes[-1])
     derived = {
         "growth_exponents": exponents,
         "growth_exponent": list(exponents.values())[-1] if exponents else None,
+        "step_growth_exponents": step_exponents,
         "framework_overhead_fraction": results["sizes"][reference]["framework_overhead_fraction"],
         "reference_size": int(reference),
     }
@@ -298,6 +307,8 @@ def markdown(results: dict) -> str:
         rows.append(f"| {label} | " + " | ".join(fmt.format(results["sizes"][s][key]) for s in sizes) + " |")
     text = "# kubetfx bench\n\nWall time per step (interactions across)\n\n" + header + "\n".join(rows) + "\n"
     text += "\nGrowth exponents of total time (1.0 = linear): " + json.dumps(results["growth_exponents"]) + "\n"
+    if results.get("step_growth_exponents"):
+        text += "Per step, between the two largest sizes: " + json.dumps(results["step_growth_exponents"]) + "\n"
     if "ratios_by_size" in results:
         text += "\nSuite speed over plain-baseline speed (1.0 = as fast)\n\n| size | transform | train | evaluate | transform multi-process vs default |\n|---|---|---|---|---|\n"
         for size, ratio in sorted(results["ratios_by_size"].items(), key=lambda kv: int(kv[0])):

@@ -39,6 +39,10 @@ def test_growth_exponent_is_one_when_cost_grows_with_data():
     derived = bench._derived(_results())
     assert derived["growth_exponents"] == {"100000->1000000": 1.0, "1000000->5000000": 1.0}
     assert derived["growth_exponent"] == 1.0
+    # transform 40 s -> 200 s and evaluate 30 s -> 150 s for 5x the data; the other steps stay at 1 s
+    assert derived["step_growth_exponents"][names.TASK_TRANSFORM] == 1.0
+    assert derived["step_growth_exponents"][names.TASK_EVALUATE] == 1.0
+    assert derived["step_growth_exponents"][names.TASK_INGEST] == 0.0
 
 
 def test_headline_figures_are_taken_at_one_million():

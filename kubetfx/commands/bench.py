@@ -11,6 +11,8 @@ def add_arguments(commands) -> None:
     bench.add_argument("--sizes", default="100000,1000000,5000000", help="comma-separated interaction counts")
     bench.add_argument("--out", default="build/bench")
     bench.add_argument("--no-baselines", action="store_true", help="time the pipeline only")
+    bench.add_argument("--baselines-up-to", type=int, default=1_000_000,
+                       help="run the plain baselines at sizes up to this one only (default 1,000,000)")
     bench.add_argument("--items", type=int, default=0,
                        help="products in the catalogue at every size (default: one per 60 interactions, growing with the data)")
     bench.add_argument("--evaluate-sizes", default="", help="eval example counts for evaluate vs model.evaluate, e.g. 25000,1000000")
@@ -27,7 +29,8 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(evaluation, indent=2))
     if not sizes:
         return 0
-    results = bench.run(bench.BenchConfig(sizes=sizes, out_dir=args.out, baselines=not args.no_baselines, items=args.items))
+    results = bench.run(bench.BenchConfig(sizes=sizes, out_dir=args.out, baselines=not args.no_baselines,
+                                          baselines_up_to=args.baselines_up_to, items=args.items))
     print(bench.markdown(results))
     print(f"results: {args.out}/results.json")
     return 0

@@ -31,7 +31,10 @@ class EvaluateConfig:
     min_group_size: int = 20
     thresholds: dict = dataclasses.field(default_factory=dict)
     negatives_per_positive: int = 4
-    tfma_sample_size: int = 5_000  # examples TFMA sees (0: all); beyond the brief's API, for TFMA's cost
+    # Examples TFMA sees (0: all), beyond the brief's API: TFMA works example by example in Python
+    # (bench at 25k eval examples: 5,000 cost 50 s, 2,000 22-29 s under load, model.evaluate 3.7 s);
+    # 2,000 (400 positives) keep the overall AUC's standard error near 0.01.
+    tfma_sample_size: int = 2_000
     run_tfma: bool = True  # beyond the brief's API: lets fast tests skip TFMA's fixed cost
     seed: int = 0
 

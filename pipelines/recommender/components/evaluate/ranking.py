@@ -62,7 +62,8 @@ def parse_metric(name: str) -> tuple[str, int] | None:
 
 def rank(scorer: Callable[[np.ndarray], np.ndarray], catalogue: np.ndarray, data: Interactions,
          top_k: tuple[int, ...], on_batch: Callable[[int, int, np.ndarray], None] | None = None) -> Ranking:
-    """Ranks the catalogue for every eval user; `scorer(user_indices)` returns [batch, catalogue] scores.
+    """Ranks the catalogue for every eval user; `scorer(user_indices)` returns [batch, catalogue]
+    scores, a new array each call (a writable one is reused: train items are set to -inf in it).
 
     Exact: every catalogue item is scored for every user (the model's matrix product, a block of
     users at a time) and the top K chosen from all of them (`_top_k`), so no relevant item is
