@@ -118,12 +118,8 @@ def summarise(run_root: pathlib.Path | None, total_seconds: float, error: Except
 
 
 def _in_run_order(run_root: pathlib.Path | None, tasks: dict) -> list[str]:
-    """The recommender's steps in their order, then any other pipeline's in the order they finished."""
-    def key(task):
-        finished = (run_root / task / _EXECUTOR_OUTPUT).stat().st_mtime
-        return (names.STEPS.index(task) if task in names.STEPS else len(names.STEPS), finished)
-
-    return sorted(tasks, key=key)
+    """The tasks in the order they finished."""
+    return sorted(tasks, key=lambda task: (run_root / task / _EXECUTOR_OUTPUT).stat().st_mtime)
 
 
 def _wall_seconds(outputs: dict) -> float | None:

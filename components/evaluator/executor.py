@@ -108,7 +108,8 @@ def _results(evaluation_uri: str) -> tuple[dict, list[str]]:
             for metrics in by_sub_key.values():
                 for metric, value in metrics.items():
                     if isinstance(value, dict) and "doubleValue" in value:
-                        values[metric] = value["doubleValue"]
+                        # A NaN (precision on a slice with no positive prediction) comes as the text 'NaN'.
+                        values[metric] = float(value["doubleValue"])
         slices[name] = values
     validation = tfma.load_validation_result(evaluation_uri)
     failures = []
