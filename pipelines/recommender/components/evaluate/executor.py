@@ -85,6 +85,7 @@ def run(model_dir: str, examples_uri: str, evaluation_uri: str, blessing_uri: st
         "blessing": slices.blessing(gates, metric, model_dir),
         "users": users,
         "catalogue": len(scorer.catalogue),
+        "top_k_search": ranking.SEARCH,
         "eval_pairs": int(len(data.interactions.eval_users)),
         "relevant_outside_catalogue": _share_outside(data.interactions.eval_items, scorer.catalogue),
         "defaulted_inputs": scorer.defaulted_inputs,

@@ -16,6 +16,8 @@ BATCH_SCORES = 1 << 25  # scores per batch of users (128 MB in float32)
 MIN_BATCH_USERS = 64
 # Columns per block of `_top_k`'s first pass: each row's best K lie in its K blocks with the highest maxima.
 TOP_K_BLOCK = 64
+# How the top K are found, as the evaluation records it: exactly, so none of the true top K is lost.
+SEARCH = {"method": "exact: every item scored, two-pass top-K selection", "recall": 1.0}
 PER_USER_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate")
 CATALOGUE_METRICS = ("coverage", "mean_popularity")
 _PAIR_CHUNK = 500_000
