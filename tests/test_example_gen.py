@@ -47,6 +47,36 @@ def test_parquet_split_by_a_columns_value_keeps_each_value_in_one_split(frame, t
     assert _rows(tmp_path / "examples", names.TRAIN) + _rows(tmp_path / "examples", names.EVAL) == ROWS
 
 
+def test_parquet_zeros_and_empty_strings_stay_values(tmp_path):
+    """TFX's Parquet executor writes every falsy value (0, 0.0, False, '') as a missing feature: a
+    label of 0 would vanish. Here they arrive as values; only nulls are missing."""
+    import pandas as pd
+
+    (tmp_path / "in").mkdir()
+    frame = pd.DataFrame({"id": range(100), "label": [0, 1] * 50, "spend": [0.0, 2.5] * 50, "note": ["", "x"] * 50,
+                          "age": pd.array([None, 30] * 50, dtype="Int64")})
+    frame.to_parquet(tmp_path / "in" / "rows.parquet", index=False)
+    figures = example_gen.run(str(tmp_path / "in"), str(tmp_path / "examples"))
+    assert figures["file_format"] == "parquet"
+    tables = [examples.read_split(str(tmp_path / "examples"), split) for split in names.SPLITS]
+
+    def values(column):
+        return [value for table in tables for value in examples.first_values(table, column).to_pylist()]
+
+    assert sum(table.num_rows for table in tables) == 100
+    assert sorted(values("label")) == [0] * 50 + [1] * 50
+    assert values("spend").count(0.0) == 50 and values("note").count(b"") == 50
+    assert values("age").count(None) == 50  # a null is missing, as it should be
+    assert not (tmp_path / "examples" / example_gen.PARQUET_STAGING).exists()
+
+
+def test_a_file_that_is_not_parquet_is_named(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "rows.parquet").write_text("a,b\n1,2\n")
+    with pytest.raises(InputDataError, match="rows.parquet' is not a Parquet file"):
+        example_gen.run(str(tmp_path / "in"), str(tmp_path / "examples"))
+
+
 def test_tfrecord_splits_are_kept_as_given(frame, tmp_path):
     source = tmp_path / "source"
     examples.write_split(pa.Table.from_pandas(frame.iloc[:250], preserve_index=False), str(source), "train")

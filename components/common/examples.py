@@ -44,22 +44,27 @@ def to_list_array(array: pa.Array) -> pa.Array:
 
 def write_split(table: pa.Table, artifact_uri: str, split: str, shards: int = 1) -> int:
     """Writes `table` (flat or list columns) as gzipped TFRecords of tf.Example; returns rows."""
+    directory = split_uri(artifact_uri, split)
+    fs.makedirs(directory)
+    per_shard = -(-table.num_rows // shards) if table.num_rows else 0
+    for shard in range(shards):
+        path = fs.join(directory, f"{names.EXAMPLES_FILE_PREFIX}-{shard:05d}-of-{shards:05d}{names.EXAMPLES_FILE_SUFFIX}")
+        write_file(table.slice(shard * per_shard, per_shard), path)
+    return table.num_rows
+
+
+def write_file(table: pa.Table, path: str) -> None:
+    """Writes `table` to one gzipped TFRecord file of tf.Example, encoded by tfx-bsl in C++ (which
+    keeps 0, 0.0 and empty strings as values: only nulls become missing features)."""
     import tensorflow as tf
     from tfx_bsl.coders import example_coder
 
-    directory = split_uri(artifact_uri, split)
-    fs.makedirs(directory)
     lists = pa.table({name: to_list_array(table.column(name).combine_chunks()) for name in table.column_names})
     encoder = example_coder.RecordBatchToExamplesEncoder()
-    per_shard = -(-lists.num_rows // shards) if lists.num_rows else 0
-    for shard in range(shards):
-        path = fs.join(directory, f"{names.EXAMPLES_FILE_PREFIX}-{shard:05d}-of-{shards:05d}{names.EXAMPLES_FILE_SUFFIX}")
-        part = lists.slice(shard * per_shard, per_shard)
-        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-            for batch in part.to_batches(max_chunksize=_BATCH_ROWS):
-                for record in encoder.encode(batch):
-                    writer.write(record)
-    return lists.num_rows
+    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+        for batch in lists.to_batches(max_chunksize=_BATCH_ROWS):
+            for record in encoder.encode(batch):
+                writer.write(record)
 
 
 def read_split(artifact_uri: str, split: str) -> pa.Table:

@@ -1,5 +1,6 @@
 """The generic example_gen: CSV, Parquet or TFRecord files to split tf.Examples with TFX's own
-ExampleGen executors (CsvExampleGen's, the Parquet custom executor, ImportExampleGen's).
+ExampleGen executors (CsvExampleGen's and ImportExampleGen's; Parquet files are encoded as
+tf.Examples first, since TFX's Parquet executor drops zeros, see `_parquet_as_tfrecords`).
 
 TFX's executor does the work, so the examples are laid out as TFX lays them out
 (`Split-<name>/data_tfrecord-*.gz`, gzipped tf.Examples) and split as TFX splits them, by TFX's
@@ -16,10 +17,13 @@ before a Beam pipeline starts.
 """
 import json
 
-from kubetfx.components.common import fs, names, timing, tfx_executors
+from kubetfx.components.common import examples, fs, names, timing, tfx_executors
 from kubetfx.components.common.errors import InputDataError, KubetfxError
 
 CSV, PARQUET, TFRECORD = "csv", "parquet", "tfrecord"
+# Parquet files encoded as tf.Examples here, then split by TFX's ImportExampleGen (see _parquet_as_tfrecords).
+TFRECORD_FROM_PARQUET = "tfrecord-from-parquet"
+PARQUET_STAGING = ".parquet-as-tfrecords"
 FORMATS = {".csv": CSV, ".parquet": PARQUET, ".tfrecord": TFRECORD, ".tfrecords": TFRECORD, ".gz": TFRECORD}
 DEFAULT_BUCKETS = {names.TRAIN: 2, names.EVAL: 1}
 _GLOB_CHARACTERS = "*?["
@@ -49,7 +53,14 @@ def run(input_uri: str, examples_uri: str, file_format: str = "", split_buckets:
     file_format = (file_format or _format_of(first_file)).lower()
     if file_format not in (CSV, PARQUET, TFRECORD):
         raise InputDataError(f"file_format '{file_format}' is not one example_gen reads: give csv, parquet or tfrecord")
+    if file_format == PARQUET:
+        staging = fs.join(examples_uri, PARQUET_STAGING)
+        base, inputs = _parquet_as_tfrecords(base, inputs, staging)
+        file_format = TFRECORD_FROM_PARQUET
     splits = _run_tfx(file_format, base, inputs, outputs, examples_uri, beam_pipeline_args)
+    if file_format == TFRECORD_FROM_PARQUET:
+        fs.gfile().rmtree(staging)
+        file_format = PARQUET
     return {"splits": splits, "file_format": file_format, "input_config": _json(inputs),
             "output_config": _json(outputs), names.META_WALL_SECONDS: watch.seconds}
 
@@ -153,16 +164,41 @@ def _format_of(path: str) -> str:
                          "tfrecord, or give a pattern that selects only data files (e.g. '*.csv')")
 
 
+def _parquet_as_tfrecords(base: str, inputs, staging: str):
+    """Each split's Parquet files as gzipped tf.Example files under `staging`, and the Input config
+    that reads them. TFX's own Parquet executor loses data: its dict_to_example writes every 0, 0.0,
+    False and empty string as a missing feature (a 0 label, a 0 count vanish); tfx-bsl's Arrow
+    encoder keeps them, and TFX's ImportExampleGen then splits the records as it splits any."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    converted = type(inputs)()
+    converted.CopyFrom(inputs)
+    for index, split in enumerate(converted.splits):
+        for number, path in enumerate(sorted(fs.glob(fs.join(base, split.pattern)))):
+            with fs.gfile().GFile(path, "rb") as source:
+                data = source.read()
+            try:
+                table = pq.read_table(pa.BufferReader(data))
+            except pa.ArrowException as error:  # pyarrow's errors name no file
+                raise InputDataError(f"'{path}' is not a Parquet file pyarrow can read ({_first_line(error)}): "
+                                     "check the file, or set file_format to what it is") from None
+            folder = fs.join(staging, str(index))
+            fs.makedirs(folder)
+            examples.write_file(table, fs.join(folder, f"part-{number:05d}.gz"))
+        split.pattern = f"{index}/*"
+    return staging, converted
+
+
 def _run_tfx(file_format: str, base: str, inputs, outputs, examples_uri: str, beam_pipeline_args) -> list[str]:
     from tfx.components.example_gen import utils
     from tfx.components.example_gen.csv_example_gen import executor as csv_executor
-    from tfx.components.example_gen.custom_executors import parquet_executor
     from tfx.components.example_gen.import_example_gen import executor as import_executor
     from tfx.proto import example_gen_pb2
     from tfx.types import standard_component_specs as specs
 
-    executor_class = {CSV: csv_executor.Executor, PARQUET: parquet_executor.Executor,
-                      TFRECORD: import_executor.Executor}[file_format]
+    executor_class = {CSV: csv_executor.Executor, TFRECORD: import_executor.Executor,
+                      TFRECORD_FROM_PARQUET: import_executor.Executor}[file_format]
     examples = tfx_executors.artifact("Examples", examples_uri)
     properties = {specs.INPUT_BASE_KEY: base, specs.INPUT_CONFIG_KEY: _json(inputs),
                   specs.OUTPUT_CONFIG_KEY: _json(outputs),
