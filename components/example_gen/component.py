@@ -23,7 +23,7 @@ def example_gen(
     (input_splits). The examples are laid out as TFX lays them out: Split-<name>/data_tfrecord-*.gz.
 
     Args:
-        input_uri: A folder (every file in it is read) or a file pattern such as gs://bucket/data/*.csv.
+        input_uri: A folder (every file in it is read) or a file pattern such as gs://<bucket>/data/*.csv.
         examples: The split examples (metadata: splits, file_format and the TFX configs used).
         beam_pipeline_args: Beam options (empty: in process in the step's pod).
         file_format: csv, parquet or tfrecord (gzipped or not); empty: from the files' extension.
