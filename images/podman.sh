@@ -56,7 +56,10 @@ socket() {
         rm -f "$SOCKET"
         # Exits after an idle hour (the next `make run` starts it again): a test run leaves more than
         # ten minutes between its container tests, and a service that exited under it failed them.
-        nohup podman system service --time=3600 "unix://$SOCKET" >"$SOCKET_DIR/service.log" 2>&1 &
+        # From /: the service outlives the command that starts it, and conmon fails every container
+        # start ("write child: broken pipe") once the service's working directory is deleted (a
+        # test run's clone removed while the service still runs).
+        (cd / && nohup podman system service --time=3600 "unix://$SOCKET" >"$SOCKET_DIR/service.log" 2>&1 &)
         for _ in $(seq 50); do answers && break; sleep 0.2; done
         answers || die "podman's API did not start on $SOCKET (log: $SOCKET_DIR/service.log)"
     fi
