@@ -25,9 +25,10 @@ def _listing(folder) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name != serving.LOCK_FILE)
 
 
-def _blessing(tmp_path, blessed, name="blessing"):
+def _blessing(tmp_path, blessed, name="blessing", **fields):
     folder = tmp_path / name
-    fs.write_json(str(folder / names.BLESSING_FILE), {"blessed": blessed, "gates": [{"name": "baseline", "passed": blessed}]})
+    fs.write_json(str(folder / names.BLESSING_FILE),
+                  {"blessed": blessed, "gates": [{"name": "baseline", "passed": blessed}], **fields})
     return str(folder)
 
 
@@ -56,12 +57,6 @@ def test_unblessed_model_is_refused_and_nothing_changes(tmp_path, saved_model):
     assert not (tmp_path / "serving" / "2").exists()
 
 
-def _judged(tmp_path, against, name):
-    folder = tmp_path / name
-    fs.write_json(str(folder / names.BLESSING_FILE), {"blessed": True, names.META_JUDGED_AGAINST: against})
-    return str(folder)
-
-
 def test_a_model_judged_against_a_version_no_longer_served_is_not_pushed(tmp_path, saved_model):
     """Run A is evaluated while nothing is served; run B pushes version 1 meanwhile: A was never
     compared with 1, so it is refused and 1 stays served. Judged against 1, it is pushed."""
@@ -69,10 +64,10 @@ def test_a_model_judged_against_a_version_no_longer_served_is_not_pushed(tmp_pat
     executor.run(saved_model, _blessing(tmp_path, True), root, str(tmp_path / "r1.md"), version="1")
     before = (tmp_path / "serving" / names.LATEST_POINTER).read_text()
     with pytest.raises(PushError, match="judged against version None, but LATEST .* now names '1'"):
-        executor.run(saved_model, _judged(tmp_path, None, "stale"), root, str(tmp_path / "r2.md"), version="2")
+        executor.run(saved_model, _blessing(tmp_path, True, "stale", **{names.META_JUDGED_AGAINST: None}), root, str(tmp_path / "r2.md"), version="2")
     assert (tmp_path / "serving" / names.LATEST_POINTER).read_text() == before
     assert _listing(tmp_path / "serving") == ["1", names.LATEST_POINTER]
-    executor.run(saved_model, _judged(tmp_path, "1", "current"), root, str(tmp_path / "r3.md"), version="3")
+    executor.run(saved_model, _blessing(tmp_path, True, "current", **{names.META_JUDGED_AGAINST: "1"}), root, str(tmp_path / "r3.md"), version="3")
     assert serving.read_latest(root)["version"] == "3"
 
 
