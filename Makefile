@@ -79,13 +79,15 @@ export PYTHONUNBUFFERED := 1
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONUNBUFFERED := 1
-# podman's Docker-compatible API (images/podman.sh socket), where podman is the engine; with Docker,
-# leave DOCKER_HOST to Docker.
+# Commands that need containers run in a session (images/podman.sh session): where podman is the
+# engine, its Docker-compatible API is started for the command and stopped after it; with Docker,
+# DOCKER_HOST is left to Docker.
 ENGINE := $(or $(CONTAINER_ENGINE),$(if $(shell command -v podman),podman,$(if $(shell docker info >/dev/null 2>&1 && echo up),docker,podman)))
 ifeq ($(ENGINE),podman)
-DOCKER_SOCKET = export DOCKER_HOST=$$(images/podman.sh socket);
+SESSION := images/podman.sh session --api
 ENGINE_READY := images/podman.sh configure
 else
+SESSION := images/podman.sh session
 ENGINE_READY := @true
 endif
 
@@ -117,17 +119,18 @@ registry:
 
 run: $(STAMP) $(if $(filter docker,$(RUNNER)),step-image)
 	@echo "$(ENV_LINE); runner: $(RUNNER)"
-	$(DOCKER_SOCKET) $(IN_ENV) $(BIN)/kubetfx run --pipeline $(PIPELINE) --data-cache $(DATA_CACHE) \
+	$(if $(filter docker,$(RUNNER)),$(SESSION) --) $(IN_ENV) $(BIN)/kubetfx run --pipeline $(PIPELINE) --data-cache $(DATA_CACHE) \
 		--run-dir $(RUN_DIR)$(PIPELINE_SUFFIX) --serving-root $(SERVING_ROOT)$(PIPELINE_SUFFIX) --runner $(RUNNER) $(if $(filter docker,$(RUNNER)),--image $$(cat $(STEP_IMAGE_FILE)))
 
 # The container tests (tests/test_containers.py) take the step image of these sources as `make
-# push-images` pushes it, to a registry on loopback.
+# push-images` pushes it, to a registry on loopback that lives as long as the tests.
 test: STEP_REPO = $(TEST_REGISTRY)
-test: $(STAMP) step-image registry
-	python3 -m kubetfx.images push --only cpu --engine $(ENGINE) --image-repo $(TEST_REGISTRY) --images-file $(TEST_IMAGES_FILE)
+test: $(STAMP) step-image
 	@echo "$(ENV_LINE)"
-	$(DOCKER_SOCKET) KUBETFX_TEST_IMAGE=$$(cat $(STEP_IMAGE_FILE)) KUBETFX_TEST_IMAGES_FILE=$(CURDIR)/$(TEST_IMAGES_FILE) \
-		$(IN_ENV) $(BIN)/python -m pytest -q tests
+	$(SESSION) --registry $(REGISTRY_PORT) -- sh -c '\
+		python3 -m kubetfx.images push --only cpu --engine $(ENGINE) --image-repo $(TEST_REGISTRY) --images-file $(TEST_IMAGES_FILE) && \
+		KUBETFX_TEST_IMAGE=$$(cat $(STEP_IMAGE_FILE)) KUBETFX_TEST_IMAGES_FILE=$(CURDIR)/$(TEST_IMAGES_FILE) \
+		$(IN_ENV) $(BIN)/python -m pytest -q tests'
 
 compile: $(STAMP)
 	$(IN_ENV) $(BIN)/kubetfx compile --image-repo $(IMAGE_REPO) --out $(OUT) $(if $(GPU_TYPE),--gpu-type $(GPU_TYPE)) \

@@ -11,6 +11,24 @@ REFERENCE_MODULE = "kubetfx.pipelines.recommender.module"
 
 
 @pytest.fixture(scope="session")
+def container_engine():
+    """A Docker API client on DOCKER_HOST (podman's API under `make test`). An engine that does not
+    answer fails the container tests with the end of its log (KUBETFX_ENGINE_LOG), where it stopped."""
+    import docker
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as error:
+        log = os.environ.get("KUBETFX_ENGINE_LOG", "")
+        tail = open(log).read()[-2000:] if log and os.path.exists(log) else "(no log)"
+        pytest.fail(f"the container engine at DOCKER_HOST={os.environ.get('DOCKER_HOST')} does not answer ({error}); "
+                    f"its log {log} ends:\n{tail}")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
 def synthetic_data(tmp_path_factory):
     """A small data set with MovieLens-100K's schema (200 users, 120 items, 4,000 interactions)."""
     from kubetfx.pipelines.recommender import data

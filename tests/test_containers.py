@@ -19,8 +19,9 @@ from kubetfx.pipelines import container_runner
 from kubetfx.pipelines.recommender import data
 
 IMAGES_FILE = os.environ.get("KUBETFX_TEST_IMAGES_FILE", "")
-pytestmark = pytest.mark.skipif(not (IMAGES_FILE and os.environ.get("DOCKER_HOST")),
-                                reason="`make test` pushes the step image and starts podman's Docker API for these")
+pytestmark = [pytest.mark.skipif(not (IMAGES_FILE and os.environ.get("DOCKER_HOST")),
+                                 reason="`make test` pushes the step image and starts podman's Docker API for these"),
+              pytest.mark.usefixtures("container_engine")]
 STEPS_RUN = (names.TASK_INGEST, names.TASK_VALIDATE)  # the CPU image's first steps: they need no trained model
 _MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, "
                    "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json")
@@ -31,15 +32,6 @@ def pushed():
     return json.loads(pathlib.Path(IMAGES_FILE).read_text())
 
 
-@pytest.fixture(scope="module")
-def docker_client():
-    import docker
-
-    client = docker.from_env()
-    yield client
-    client.close()
-
-
 def test_the_registry_serves_the_digest_the_push_recorded(pushed):
     request = urllib.request.Request(f"http://{pushed['repo']}/v2/kubetfx/manifests/{pushed['tag']}", method="HEAD",
                                      headers={"Accept": _MANIFEST_TYPES})
@@ -47,9 +39,9 @@ def test_the_registry_serves_the_digest_the_push_recorded(pushed):
         assert response.headers["Docker-Content-Digest"] == pushed["cpu_digest"]
 
 
-def test_the_pinned_digest_pulls_back_the_built_image(pushed, docker_client):
-    pulled = docker_client.images.pull(f"{pushed['repo']}/kubetfx@{pushed['cpu_digest']}")
-    assert pulled.id == docker_client.images.get(os.environ["KUBETFX_TEST_IMAGE"]).id
+def test_the_pinned_digest_pulls_back_the_built_image(pushed, container_engine):
+    pulled = container_engine.images.pull(f"{pushed['repo']}/kubetfx@{pushed['cpu_digest']}")
+    assert pulled.id == container_engine.images.get(os.environ["KUBETFX_TEST_IMAGE"]).id
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +112,7 @@ def test_a_step_that_fails_in_its_container_fails_the_run(tmp_path):
     assert [step["exit_code"] for step in record.values()] == [3]
 
 
-def test_the_step_image_holds_every_module_of_the_package(docker_client):
+def test_the_step_image_holds_every_module_of_the_package(container_engine):
     """setup.py's package map misses no folder: each module of these sources is found in the image."""
     root = pathlib.Path(__file__).resolve().parents[1]
     modules = []
@@ -130,7 +122,7 @@ def test_the_step_image_holds_every_module_of_the_package(docker_client):
             prefix = () if folder == "kubetfx" else ("kubetfx",)
             modules.append(".".join(prefix + (parts[:-1] if parts[-1] == "__init__" else parts)))
     script = "import importlib.util, sys; print([m for m in sys.argv[1:] if importlib.util.find_spec(m) is None])"
-    output = docker_client.containers.run(os.environ["KUBETFX_TEST_IMAGE"], ["python3", "-c", script, *modules],
+    output = container_engine.containers.run(os.environ["KUBETFX_TEST_IMAGE"], ["python3", "-c", script, *modules],
                                           remove=True)
     assert len(modules) > 100 and output.decode().strip() == "[]"
 

@@ -54,7 +54,7 @@ STEP_IMAGE = os.environ.get("KUBETFX_TEST_IMAGE", "") if os.environ.get("DOCKER_
 
 
 @pytest.mark.parametrize("in_containers", [False, True], ids=["subprocess", "container"])
-def test_the_tfx_module_runs_through_the_kfp_components_under_kfp_local(churn, tmp_path, in_containers):
+def test_the_tfx_module_runs_through_the_kfp_components_under_kfp_local(churn, tmp_path, in_containers, request):
     """The same module file through the transform and train KFP components under kfp.local, each
     its own process (SubprocessRunner) or container of the step image (DockerRunner), inputs
     imported from the churn fixture's folders."""
@@ -70,6 +70,8 @@ def test_the_tfx_module_runs_through_the_kfp_components_under_kfp_local(churn, t
 
     if in_containers and not STEP_IMAGE:
         pytest.skip("`make test` provides the step image (KUBETFX_TEST_IMAGE) and podman's API (DOCKER_HOST)")
+    if in_containers:
+        request.getfixturevalue("container_engine")
     image = STEP_IMAGE or "kubetfx-test"
     transform_op, train_op = transform_component.build(image), train_component.build(image)
 
