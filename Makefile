@@ -61,6 +61,9 @@ REGISTRY_PORT ?= 5000
 STEP_REPO ?= localhost
 TEST_REGISTRY := 127.0.0.1:$(REGISTRY_PORT)
 TEST_IMAGES_FILE := build/test-images.json
+# Test processes (pytest-xdist), each taking whole files: most tests keep one core busy, and each
+# process holds TensorFlow (2-3 GB).
+TEST_WORKERS ?= 2
 # Submission (README, "Submitting to Kubeflow and Vertex AI"): TARGET is kfp or vertex; KFP_HOST,
 # KFP_TOKEN, GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_REGION come from the environment. SERVING_ROOT is
 # passed only when set on the command line or in the environment (its default serves `make run`).
@@ -130,7 +133,7 @@ test: $(STAMP) step-image
 	$(SESSION) --registry $(REGISTRY_PORT) -- sh -c '\
 		python3 -m kubetfx.images push --only cpu --engine $(ENGINE) --image-repo $(TEST_REGISTRY) --images-file $(TEST_IMAGES_FILE) && \
 		KUBETFX_TEST_IMAGE=$$(cat $(STEP_IMAGE_FILE)) KUBETFX_TEST_IMAGES_FILE=$(CURDIR)/$(TEST_IMAGES_FILE) \
-		$(IN_ENV) $(BIN)/python -m pytest -q tests'
+		$(IN_ENV) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests'
 
 compile: $(STAMP)
 	$(IN_ENV) $(BIN)/kubetfx compile --image-repo $(IMAGE_REPO) --out $(OUT) $(if $(GPU_TYPE),--gpu-type $(GPU_TYPE)) \
