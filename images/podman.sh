@@ -59,9 +59,9 @@ wait_until() {  # wait_until WHAT CHECK...: up to ten seconds
     die "$what did not start"
 }
 
-# start_api IDLE_SECONDS (0: never idles out); prints the service's process id. From /, with no
-# descriptor of the caller's: the service may outlive the command that starts it, and conmon fails
-# every container start ("write child: broken pipe") once the service's working directory is deleted.
+# start_api IDLE_SECONDS (0: never idles out); prints the service's process id. From /, its output
+# in its log: the service may outlive the command that starts it, and conmon fails every container
+# start ("write child: broken pipe") once the service's working directory is deleted.
 start_api() {
     need_podman
     configure
@@ -162,7 +162,7 @@ session() {
 }
 
 socket() {
-    # Exits after an idle hour (the next `make run` starts it again).
+    # Exits after an idle hour; the next call starts it again.
     answers || start_api 3600 >/dev/null
     echo "unix://$SOCKET"
 }
