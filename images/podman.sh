@@ -108,7 +108,7 @@ watch_api() {
         kill -0 "$pid" 2>/dev/null && [ -S "$SOCKET" ] && continue
         echo "kubetfx podman: podman's API stopped under the command (process $pid alive: $(kill -0 "$pid" 2>/dev/null && echo yes || echo no), socket $SOCKET present: $([ -S "$SOCKET" ] && echo yes || echo no)); its log ends:" >&2
         tail -n 20 "$SOCKET_DIR/service.log" >&2 || true
-        kill "$pid" 2>/dev/null || true
+        stop "$pid"  # ended before the next starts: a service shutting down removes the socket, a new one's too
         pid=$(start_api 0)
         echo "$pid" >"$SESSION_API_PID_FILE"
         echo "kubetfx podman: started it again (process $pid)" >&2

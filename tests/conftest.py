@@ -1,5 +1,6 @@
 """Shared fixtures: small data the tests make, and the steps' outputs built once per session."""
 import os
+import pathlib
 
 # Must precede the first TensorFlow import (see kubetfx/__init__.py).
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -21,7 +22,7 @@ def container_engine():
         client.ping()
     except docker.errors.DockerException as error:
         log = os.environ.get("KUBETFX_ENGINE_LOG", "")
-        tail = open(log).read()[-2000:] if log and os.path.exists(log) else "(no log)"
+        tail = pathlib.Path(log).read_text()[-2000:] if log and os.path.exists(log) else "(no log)"
         pytest.fail(f"the container engine at DOCKER_HOST={os.environ.get('DOCKER_HOST')} does not answer ({error}); "
                     f"its log {log} ends:\n{tail}")
     yield client
