@@ -258,3 +258,14 @@ def test_a_limit_given_to_the_pipeline_decides_the_run(tmp_path):
     assert summary["data_quality"]["duplicate_rows"] == 32
     report = pathlib.Path(summary["reports"][names.TASK_INGEST]).read_text()
     assert "| rows repeat an earlier row in every column | 32 | 50.00% | 60% (`max_duplicate_share`) |" in report
+
+
+def test_a_large_split_is_written_as_several_files_holding_every_row(tmp_path, monkeypatch):
+    monkeypatch.setattr(examples, "ROWS_PER_SHARD", 10)  # 24 train rows: three files, 8 eval rows: one
+    _run(tmp_path, _write(tmp_path, "i.csv", _interactions()))
+    uri = str(tmp_path / "out")
+    files = {split: sorted(pathlib.Path(examples.split_uri(uri, split)).iterdir()) for split in names.SPLITS}
+    assert [f.name for f in files[names.TRAIN]] == [f"data_tfrecord-0000{k}-of-00003.gz" for k in range(3)]
+    assert len(files[names.EVAL]) == 1
+    assert len(_split_pairs(uri, names.TRAIN)) == 24 and len(_split_pairs(uri, names.EVAL)) == 8
+    assert examples.split_bytes(uri, names.SPLITS) == sum(f.stat().st_size for split in files.values() for f in split)
