@@ -82,7 +82,9 @@ def _pipeline_at(size: int, config: BenchConfig, out: pathlib.Path):
         "train_steps": max(1, train_rows // config.batch_size),  # one epoch: training grows with data
         "hyperparameters": {"epochs": 1, "batch_size": config.batch_size},
     }
+    probe_before = machine_probe_s()
     summary = local_runner.run(pipeline.create_pipeline(Images(repo="local")), arguments, str(run_dir))
+    probes = [probe_before, machine_probe_s()]
     if summary["status"] != "succeeded":
         raise RuntimeError(f"the pipeline failed at {size:,} interactions: {summary['error']}")
     steps_total = sum(summary["steps"].values())
@@ -96,8 +98,33 @@ def _pipeline_at(size: int, config: BenchConfig, out: pathlib.Path):
         "train_steps": arguments["train_steps"],
         "catalogue_items": generator.n_items,
         "metrics": summary["metrics"],
+        "machine_probe_s": probes,
     }
     return measured, local_runner.read_task_outputs(pathlib.Path(summary["run_root"]))
+
+
+def machine_probe_s() -> float:
+    """Seconds a fixed piece of work takes on one core (a Python loop, zlib, a matrix product: what
+    the steps spend their time in), the best of three. Taken before and after each size, it shows
+    whether the shared machine's speed changed during the run, and the growth exponents are also
+    given with each size's time divided by its probe."""
+    import zlib
+
+    import numpy as np
+
+    matrix = np.random.default_rng(0).random((300, 300), dtype=np.float32)
+    text = bytes(range(256)) * 4096
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        total = 0
+        for value in range(1_000_000):
+            total += value
+        for _ in range(20):
+            zlib.compress(text, 6)
+            matrix @ matrix
+        best = min(best, time.perf_counter() - start)
+    return round(best, 4)
 
 
 def _baselines(outputs: dict, measured: dict, config: BenchConfig, scratch: pathlib.Path) -> dict:
@@ -264,6 +291,13 @@ def _derived(results: dict) -> dict:
     for small, large in zip(sizes, sizes[1:]):
         t_small, t_large = results["sizes"][str(small)]["total_s"], results["sizes"][str(large)]["total_s"]
         exponents[f"{small}->{large}"] = round(math.log(t_large / t_small) / math.log(large / small), 3)
+    probed = {n: results["sizes"][str(n)] for n in sizes if results["sizes"][str(n)].get("machine_probe_s")}
+    normalized = {}
+    for small, large in zip(sizes, sizes[1:]):
+        if small in probed and large in probed:
+            ratio = (probed[large]["total_s"] / _mean(probed[large]["machine_probe_s"])) / (
+                probed[small]["total_s"] / _mean(probed[small]["machine_probe_s"]))
+            normalized[f"{small}->{large}"] = round(math.log(ratio) / math.log(large / small), 3)
     step_exponents = {}
     if len(sizes) > 1:  # each step's, between the two largest sizes: which step grows faster than the data
         small, large = (results["sizes"][str(n)]["steps"] for n in sizes[-2:])
@@ -273,6 +307,7 @@ def _derived(results: dict) -> dict:
     derived = {
         "growth_exponents": exponents,
         "growth_exponent": list(exponents.values())[-1] if exponents else None,
+        "growth_exponents_per_machine_speed": normalized,
         "step_growth_exponents": step_exponents,
         "framework_overhead_fraction": results["sizes"][reference]["framework_overhead_fraction"],
         "reference_size": int(reference),
@@ -282,6 +317,10 @@ def _derived(results: dict) -> dict:
     if reference in derived.get("ratios_by_size", {}):
         derived["ratios"] = derived["ratios_by_size"][reference]
     return derived
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 def _ratios(measured: dict, baseline: dict) -> dict:
@@ -305,8 +344,14 @@ def markdown(results: dict) -> str:
                             ("framework_overhead_s", "framework overhead", "{:.1f} s"), ("total_s", "**total**", "{:.1f} s"),
                             ("framework_overhead_fraction", "overhead fraction", "{:.1%}"), ("peak_rss_mb", "peak RSS", "{:.0f} MB")):
         rows.append(f"| {label} | " + " | ".join(fmt.format(results["sizes"][s][key]) for s in sizes) + " |")
+    if all(results["sizes"][s].get("machine_probe_s") for s in sizes):
+        rows.append("| machine probe before / after | " + " | ".join(
+            "{:.2f} / {:.2f} s".format(*results["sizes"][s]["machine_probe_s"]) for s in sizes) + " |")
     text = "# kubetfx bench\n\nWall time per step (interactions across)\n\n" + header + "\n".join(rows) + "\n"
     text += "\nGrowth exponents of total time (1.0 = linear): " + json.dumps(results["growth_exponents"]) + "\n"
+    if results.get("growth_exponents_per_machine_speed"):
+        text += ("The same, each total divided by its machine probe (a shared machine's speed changes): "
+                 + json.dumps(results["growth_exponents_per_machine_speed"]) + "\n")
     if results.get("step_growth_exponents"):
         text += "Per step, between the two largest sizes: " + json.dumps(results["step_growth_exponents"]) + "\n"
     if "ratios_by_size" in results:

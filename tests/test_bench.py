@@ -86,3 +86,19 @@ def test_the_files_a_person_reads_are_written(tmp_path, baselines):
     assert (tmp_path / "ratios.png").exists() is baselines
     page = (tmp_path / "results.html").read_text()
     assert "| transform | 10.0 s | 40.0 s | 200.0 s |" in page and ("<img src='ratios.png'" in page) is baselines
+
+
+def test_growth_is_also_given_per_machine_speed_when_the_machine_slowed_during_the_run():
+    results = {"sizes": {"1000000": {**_measured(100.0, 10.0, 10.0), "machine_probe_s": [1.0, 1.0]},
+                         "10000000": {**_measured(1000.0, 100.0, 100.0), "machine_probe_s": [2.0, 2.0]}},
+               "baselines": {}}
+    derived = bench._derived(results)
+    assert derived["growth_exponents"] == {"1000000->10000000": 1.0}
+    # Twice as slow a machine for the larger size: per machine speed, 5x the time for 10x the data.
+    assert derived["growth_exponents_per_machine_speed"] == {"1000000->10000000": 0.699}
+    results.update(derived)
+    assert "| machine probe before / after | 1.00 / 1.00 s | 2.00 / 2.00 s |" in bench.markdown(results)
+
+
+def test_the_machine_probe_measures_work():
+    assert bench.machine_probe_s() > 0
