@@ -268,4 +268,3 @@ def test_a_large_split_is_written_as_several_files_holding_every_row(tmp_path, m
     assert [f.name for f in files[names.TRAIN]] == [f"data_tfrecord-0000{k}-of-00003.gz" for k in range(3)]
     assert len(files[names.EVAL]) == 1
     assert len(_split_pairs(uri, names.TRAIN)) == 24 and len(_split_pairs(uri, names.EVAL)) == 8
-    assert examples.split_bytes(uri, names.SPLITS) == sum(f.stat().st_size for split in files.values() for f in split)

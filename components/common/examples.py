@@ -11,8 +11,8 @@ import pyarrow.compute as pc
 from kubetfx.components.common import fs, names
 
 _BATCH_ROWS = 50_000
-# Rows per file of a split: files are what Beam's in-process runner parallelises over (a gzipped
-# file cannot be split), so a split of millions of rows in one file keeps one core busy.
+# Rows per file of a split: a gzipped file cannot be split, so a file is what a parallel Beam runner
+# (Dataflow, Flink, Spark) hands one worker; a split of millions of rows in one file keeps one busy.
 ROWS_PER_SHARD = 250_000
 
 
@@ -27,11 +27,6 @@ def split_pattern(artifact_uri: str, split: str) -> str:
 def shards_for(rows: int) -> int:
     """How many files a split of `rows` rows is written as."""
     return max(1, -(-rows // ROWS_PER_SHARD))
-
-
-def split_bytes(artifact_uri: str, splits) -> int:
-    """The size on disk of the splits' files (how the steps judge whether parallel Beam workers pay)."""
-    return sum(fs.gfile().stat(path).length for split in splits for path in fs.glob(split_pattern(artifact_uri, split)))
 
 
 def _example_type(value_type: pa.DataType) -> pa.DataType:

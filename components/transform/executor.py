@@ -58,8 +58,7 @@ def _run_beam(examples_uri, raw_schema, preprocessing_fn, transform_graph_uri, t
         for split in names.SPLITS
     }
     temp_dir = tempfile.mkdtemp(prefix="kubetfx-tft-")
-    input_bytes = examples.split_bytes(examples_uri, names.SPLITS)
-    pipeline = beam.Pipeline(options=beam_options.pipeline_options(beam_args, input_bytes))
+    pipeline = beam.Pipeline(options=beam_options.pipeline_options(beam_args))
     with tft_beam.Context(temp_dir=temp_dir):
         train = readers[names.TRAIN]
         raw_train = pipeline | "ReadTrain" >> train.BeamSource()

@@ -47,11 +47,10 @@ def table_source(table) -> beam.PTransform:
 
 
 def generate_statistics(sources: dict[str, beam.PTransform], statistics_uri: str,
-                        beam_pipeline_args: list[str] | None = None, input_bytes: int = 0) -> dict[str, Statistics]:
-    """TFDV's statistics of each split, in one Beam pipeline, written in TFX's layout and returned;
-    `input_bytes`: the sources' size, which decides whether Beam runs on every CPU."""
+                        beam_pipeline_args: list[str] | None = None) -> dict[str, Statistics]:
+    """TFDV's statistics of each split, in one Beam pipeline, written in TFX's layout and returned."""
     options = tfdv.StatsOptions()
-    with beam.Pipeline(options=beam_options.pipeline_options(beam_pipeline_args, input_bytes)) as pipeline:
+    with beam.Pipeline(options=beam_options.pipeline_options(beam_pipeline_args)) as pipeline:
         for split, source in sources.items():
             fs.makedirs(examples.split_uri(statistics_uri, split))
             _ = (pipeline
@@ -292,8 +291,7 @@ def run(examples_uri: str, statistics_uri: str, schema_uri: str, report_path: st
     watch = timing.Stopwatch()
     with timing.stage(names.TASK_VALIDATE, "TFDV statistics of every split on Beam"):
         sources = {split: example_source(examples_uri, split) for split in names.SPLITS}
-        stats = generate_statistics(sources, statistics_uri, beam_pipeline_args,
-                                    examples.split_bytes(examples_uri, names.SPLITS))
+        stats = generate_statistics(sources, statistics_uri, beam_pipeline_args)
     with timing.stage(names.TASK_VALIDATE, "inferring the schema and checking every split against it"):
         schema = infer_schema(stats[names.TRAIN])
         anomalies = []

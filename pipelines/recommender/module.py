@@ -444,7 +444,7 @@ class TwoTower(tf.keras.Model):
         if training and self.hp["history_dropout"] > 0:
             mask &= tf.random.uniform(tf.shape(history)) >= self.hp["history_dropout"]
         # Only the items present are embedded: most users' histories are far shorter than
-        # max_history, and embedding the padding (forward, gradient, optimizer) cost 2.3x the step.
+        # max_history, and the padding's embeddings, gradients and optimizer rows were most of a step.
         present = tf.where(mask)
         rows = tf.cast(present[:, 0], tf.int32)
         batch = tf.shape(history)[0]
