@@ -2,7 +2,7 @@
 import pytest
 
 from kubetfx.components.common import examples
-from kubetfx.components.common.errors import ModuleFileError
+from kubetfx.components.common.errors import ModuleFileError, TransformError
 from kubetfx.components.transform import executor
 from kubetfx.pipelines.recommender import names
 
@@ -77,3 +77,11 @@ def test_a_module_that_does_not_import_is_named(tmp_path, ingested, validated):
         executor.run(str(ingested), str(validated), str(module), str(tmp_path / "g"), str(tmp_path / "e"), str(tmp_path / "r.md"))
     with pytest.raises(ModuleFileError, match="absent.py' does not exist"):
         executor.run(str(ingested), str(validated), str(tmp_path / "absent.py"), str(tmp_path / "g"), str(tmp_path / "e"), str(tmp_path / "r.md"))
+
+
+def test_a_runner_that_loses_rows_fails_the_step_naming_the_split():
+    read = {"train": 3_737_467, "eval": 1_262_533}
+    executor.check_rows(read, dict(read), "/data/examples")
+    with pytest.raises(TransformError, match=r"read 3,737,467 rows of split 'train' from /data/examples/Split-train/.* "
+                                             r"but wrote 2,880,270 transformed rows"):
+        executor.check_rows(read, {"train": 2_880_270, "eval": 1_262_533}, "/data/examples")

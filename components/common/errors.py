@@ -13,6 +13,10 @@ class ValidationError(KubetfxError):
     """The data has blocking anomalies against the schema."""
 
 
+class TransformError(KubetfxError):
+    """Transform's output does not hold what it read."""
+
+
 class ModuleFileError(KubetfxError):
     """The user's module file cannot be loaded or lacks a required function."""
 

@@ -10,8 +10,10 @@ import tempfile
 import apache_beam as beam
 
 from kubetfx.components.common import beam_options, examples, fs, names, reports, schema, timing, user_module
+from kubetfx.components.common.errors import TransformError
 
 _ROWS_COUNTER = "transformed_rows_"
+_READ_COUNTER = "read_rows_"
 TRANSFORM_FN_DIR = "transform_fn"
 TRANSFORMED_METADATA_DIR = "transformed_metadata"
 RAW_METADATA_DIR = "metadata"
@@ -62,12 +64,14 @@ def _run_beam(examples_uri, raw_schema, preprocessing_fn, transform_graph_uri, t
     with tft_beam.Context(temp_dir=temp_dir):
         train = readers[names.TRAIN]
         raw_train = pipeline | "ReadTrain" >> train.BeamSource()
+        _ = raw_train | "CountTrain" >> _CountRows(names.TRAIN)
         (transformed_train, _), transform_fn = (
             (raw_train, train.TensorAdapterConfig())
             | "AnalyzeAndTransform" >> tft_beam.AnalyzeAndTransformDataset(preprocessing_fn, output_record_batches=True)
         )
         evaluation = readers[names.EVAL]
         raw_eval = pipeline | "ReadEval" >> evaluation.BeamSource()
+        _ = raw_eval | "CountEval" >> _CountRows(names.EVAL)
         transformed_eval, _ = (
             ((raw_eval, evaluation.TensorAdapterConfig()), transform_fn)
             | "TransformEval" >> tft_beam.TransformDataset(output_record_batches=True)
@@ -79,7 +83,30 @@ def _run_beam(examples_uri, raw_schema, preprocessing_fn, transform_graph_uri, t
     result.wait_until_finish()
     # TFTransformOutput.raw_feature_spec(), which the serving model needs, reads this folder.
     metadata_io.write_metadata(dataset_metadata.DatasetMetadata(raw_schema), fs.join(transform_graph_uri, RAW_METADATA_DIR))
-    return {split: _counter(result, split) for split in names.SPLITS}
+    written = {split: _counter(result, _ROWS_COUNTER + split) for split in names.SPLITS}
+    check_rows({split: _counter(result, _READ_COUNTER + split) for split in names.SPLITS}, written, examples_uri)
+    return written
+
+
+def check_rows(read: dict, written: dict, examples_uri: str) -> None:
+    """Fails the step when a split's transformed rows are not the rows it read: a runner that drops
+    rows without an error (Beam's multi-process FnApiRunner did, at 5M) must not hand train less data."""
+    for split in names.SPLITS:
+        if read[split] != written[split]:
+            raise TransformError(
+                f"Beam read {read[split]:,} rows of split '{split}' from {examples.split_pattern(examples_uri, split)} "
+                f"but wrote {written[split]:,} transformed rows: the runner lost rows. Run the step again with "
+                "another runner or running mode in beam_pipeline_args; nothing downstream used this output")
+
+
+class _CountRows(beam.PTransform):
+    def __init__(self, split: str):
+        super().__init__()
+        self._split = split
+
+    def expand(self, batches):
+        counter = beam.metrics.Metrics.counter("kubetfx", _READ_COUNTER + self._split)
+        return batches | beam.Map(lambda batch: counter.inc(batch.num_rows))
 
 
 class _WriteExamples(beam.PTransform):
@@ -107,10 +134,10 @@ class _WriteExamples(beam.PTransform):
         )
 
 
-def _counter(result, split: str) -> int:
+def _counter(result, name: str) -> int:
     from apache_beam.metrics.metric import MetricsFilter
 
-    query = result.metrics().query(MetricsFilter().with_name(_ROWS_COUNTER + split))
+    query = result.metrics().query(MetricsFilter().with_name(name))
     return int(sum(c.committed or 0 for c in query["counters"]))
 
 
