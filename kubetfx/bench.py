@@ -10,6 +10,7 @@ import math
 import pathlib
 import resource
 import shutil
+import statistics
 import tempfile
 import time
 
@@ -287,21 +288,18 @@ def evaluate_bench(eval_sizes: tuple[int, ...], out_dir: str, seed: int = 0, tra
 
 def _derived(results: dict) -> dict:
     sizes = sorted(int(s) for s in results["sizes"])
-    exponents = {}
+    exponents, normalized = {}, {}
     for small, large in zip(sizes, sizes[1:]):
-        t_small, t_large = results["sizes"][str(small)]["total_s"], results["sizes"][str(large)]["total_s"]
-        exponents[f"{small}->{large}"] = round(math.log(t_large / t_small) / math.log(large / small), 3)
-    probed = {n: results["sizes"][str(n)] for n in sizes if results["sizes"][str(n)].get("machine_probe_s")}
-    normalized = {}
-    for small, large in zip(sizes, sizes[1:]):
-        if small in probed and large in probed:
-            ratio = (probed[large]["total_s"] / _mean(probed[large]["machine_probe_s"])) / (
-                probed[small]["total_s"] / _mean(probed[small]["machine_probe_s"]))
-            normalized[f"{small}->{large}"] = round(math.log(ratio) / math.log(large / small), 3)
+        at_small, at_large = results["sizes"][str(small)], results["sizes"][str(large)]
+        exponents[f"{small}->{large}"] = _exponent(at_small["total_s"], at_large["total_s"], small, large)
+        if at_small.get("machine_probe_s") and at_large.get("machine_probe_s"):
+            normalized[f"{small}->{large}"] = _exponent(at_small["total_s"] / statistics.fmean(at_small["machine_probe_s"]),
+                                                        at_large["total_s"] / statistics.fmean(at_large["machine_probe_s"]),
+                                                        small, large)
     step_exponents = {}
     if len(sizes) > 1:  # each step's, between the two largest sizes: which step grows faster than the data
         small, large = (results["sizes"][str(n)]["steps"] for n in sizes[-2:])
-        step_exponents = {step: round(math.log(large[step] / small[step]) / math.log(sizes[-1] / sizes[-2]), 3)
+        step_exponents = {step: _exponent(small[step], large[step], sizes[-2], sizes[-1])
                           for step in names.STEPS if small.get(step) and large.get(step)}
     reference = str(1_000_000 if 1_000_000 in sizes else sizes[-1])
     derived = {
@@ -319,8 +317,9 @@ def _derived(results: dict) -> dict:
     return derived
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
+def _exponent(small_s: float, large_s: float, small_size: int, large_size: int) -> float:
+    """e in time ∝ size^e between two sizes (1.0: linear)."""
+    return round(math.log(large_s / small_s) / math.log(large_size / small_size), 3)
 
 
 def _ratios(measured: dict, baseline: dict) -> dict:

@@ -24,11 +24,6 @@ def split_pattern(artifact_uri: str, split: str) -> str:
     return fs.join(split_uri(artifact_uri, split), f"{names.EXAMPLES_FILE_PREFIX}-*{names.EXAMPLES_FILE_SUFFIX}")
 
 
-def shards_for(rows: int) -> int:
-    """How many files a split of `rows` rows is written as."""
-    return max(1, -(-rows // ROWS_PER_SHARD))
-
-
 def _example_type(value_type: pa.DataType) -> pa.DataType:
     """The Arrow type tf.Example can hold for a column's values: bytes, int64 or float32."""
     if pa.types.is_integer(value_type) or pa.types.is_boolean(value_type):
@@ -50,8 +45,10 @@ def to_list_array(array: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(offsets, values, mask=pc.invert(valid))
 
 
-def write_split(table: pa.Table, artifact_uri: str, split: str, shards: int = 1) -> int:
-    """Writes `table` (flat or list columns) as gzipped TFRecords of tf.Example; returns rows."""
+def write_split(table: pa.Table, artifact_uri: str, split: str, shards: int | None = None) -> int:
+    """Writes `table` (flat or list columns) as gzipped TFRecords of tf.Example, in `shards` files
+    (default: one per `ROWS_PER_SHARD` rows); returns rows."""
+    shards = shards or max(1, -(-table.num_rows // ROWS_PER_SHARD))
     directory = split_uri(artifact_uri, split)
     fs.makedirs(directory)
     per_shard = -(-table.num_rows // shards) if table.num_rows else 0

@@ -390,8 +390,8 @@ class TwoTower(tf.keras.Model):
         self.item_bias = None
         if hp["item_bias"]:
             self.item_bias = tf.keras.layers.Embedding(items, 1, embeddings_initializer="zeros", name="item_bias")
-        # The history's own item embeddings (+1 row: padding), as YouTube-DNN's watch vectors.
-        self.history_embedding = tf.keras.layers.Embedding(items + 1, dim, embeddings_initializer=init(2),
+        # The history's own item embeddings, as YouTube-DNN's watch vectors.
+        self.history_embedding = tf.keras.layers.Embedding(items, dim, embeddings_initializer=init(2),
                                                            name="history_embedding")
         # Each item column: its values per item (-1 padded) and their embeddings, averaged.
         self.item_feature_names = sorted(tables["item_features"])

@@ -253,7 +253,7 @@ def run(
     with timing.stage(names.TASK_INGEST, "writing TFRecord splits"):
         for split, mask in ((names.TRAIN, ~is_eval), (names.EVAL, is_eval)):
             table = pa.Table.from_pandas(joined[mask].reset_index(drop=True), preserve_index=False)
-            rows[split] = examples.write_split(table, output_uri, split, examples.shards_for(table.num_rows))
+            rows[split] = examples.write_split(table, output_uri, split)
     figures = {
         names.META_ROWS: rows,
         "users": int(joined[names.USER_ID].nunique()),
