@@ -9,6 +9,10 @@ a runner (Dataflow, Flink, ...).
 from apache_beam.options.pipeline_options import PipelineOptions
 
 DEFAULT_RUNNER = "FnApiRunner"
+# Rows per Arrow record batch read from a split. TFXIO's default (Beam batching, at most ~1,000)
+# pays TensorFlow's and Beam's per-batch costs every thousand rows: with 8,192, at 1M rows, TFT's
+# analyze-and-transform took 103-112 s against 121-126 s and TFDV's statistics 31.5 s against 37-40 s.
+RECORD_BATCH_ROWS = 8192
 
 
 def pipeline_args(beam_args: list[str] | None = None) -> list[str]:

@@ -63,14 +63,14 @@ def _run_beam(examples_uri, raw_schema, preprocessing_fn, transform_graph_uri, t
     pipeline = beam.Pipeline(options=beam_options.pipeline_options(beam_args))
     with tft_beam.Context(temp_dir=temp_dir):
         train = readers[names.TRAIN]
-        raw_train = pipeline | "ReadTrain" >> train.BeamSource()
+        raw_train = pipeline | "ReadTrain" >> train.BeamSource(batch_size=beam_options.RECORD_BATCH_ROWS)
         _ = raw_train | "CountTrain" >> _CountRows(names.TRAIN)
         (transformed_train, _), transform_fn = (
             (raw_train, train.TensorAdapterConfig())
             | "AnalyzeAndTransform" >> tft_beam.AnalyzeAndTransformDataset(preprocessing_fn, output_record_batches=True)
         )
         evaluation = readers[names.EVAL]
-        raw_eval = pipeline | "ReadEval" >> evaluation.BeamSource()
+        raw_eval = pipeline | "ReadEval" >> evaluation.BeamSource(batch_size=beam_options.RECORD_BATCH_ROWS)
         _ = raw_eval | "CountEval" >> _CountRows(names.EVAL)
         transformed_eval, _ = (
             ((raw_eval, evaluation.TensorAdapterConfig()), transform_fn)

@@ -38,7 +38,8 @@ def example_source(examples_uri: str, split: str) -> beam.PTransform:
     from tfx_bsl.public import tfxio
 
     pattern = examples.split_pattern(examples_uri, split)
-    return tfxio.TFExampleRecord(file_pattern=pattern, telemetry_descriptors=_TELEMETRY).BeamSource()
+    return tfxio.TFExampleRecord(file_pattern=pattern, telemetry_descriptors=_TELEMETRY).BeamSource(
+        batch_size=beam_options.RECORD_BATCH_ROWS)
 
 
 def table_source(table) -> beam.PTransform:
