@@ -76,7 +76,7 @@ DEFAULT_HYPERPARAMETERS = {
     "cosine": 1,  # L2-normalised tower outputs (0: raw dot products)
     "item_bias": 1,  # a learnt bias per item added to its score (0: none)
     "logq": 1.3,
-    "learning_rate": 0.003,
+    "learning_rate": 0.004,
     "lr_decay": 1,  # the learning rate decays to 0 along a cosine over the run's steps (0: constant)
     "top_k": 100,
     "seed": 0,
