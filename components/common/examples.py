@@ -94,22 +94,20 @@ def read_split(artifact_uri: str, split: str) -> pa.Table:
 
 def read_files(files: list[str]) -> pa.Table:
     """The files' examples in the files' order, one file per thread."""
-    tables = [table for table in _each_in_threads(_read_file, files) if table.num_columns]
+    tables = [table for per_file in _each_in_threads(_read_file, files) for table in per_file]
     if not tables:
         return pa.table({})
     return pa.concat_tables(tables, promote_options="default")
 
 
-def _read_file(path: str) -> pa.Table:
+def _read_file(path: str) -> list[pa.Table]:
+    """One file's examples, a table per batch of records."""
     import tensorflow as tf
     from tfx_bsl.coders import example_coder
 
     decoder = example_coder.ExamplesToRecordBatchDecoder()
     dataset = tf.data.TFRecordDataset(path, compression_type="GZIP").batch(_BATCH_ROWS)
-    tables = [pa.Table.from_batches([decoder.DecodeBatch(list(records))]) for records in dataset.as_numpy_iterator()]
-    if not tables:
-        return pa.table({})
-    return pa.concat_tables(tables, promote_options="default")
+    return [pa.Table.from_batches([decoder.DecodeBatch(list(records))]) for records in dataset.as_numpy_iterator()]
 
 
 def first_values(table: pa.Table, column: str) -> pa.Array:
