@@ -53,12 +53,11 @@ def test_transform_learns_the_vocabularies_from_train(churn_trained, churn):
 STEP_IMAGE = os.environ.get("KUBETFX_TEST_IMAGE", "") if os.environ.get("DOCKER_HOST") else ""
 
 
-@pytest.mark.parametrize("in_containers", [False, True], ids=["subprocess", "container"])
-def test_the_tfx_module_runs_through_the_kfp_components_under_kfp_local(churn, tmp_path, in_containers, request):
+def test_the_tfx_module_runs_through_the_kfp_components_in_containers(churn, tmp_path, request):
     """The same module file through the transform and train KFP components under kfp.local, each
-    its own process (SubprocessRunner) or container of the step image (DockerRunner), inputs
-    imported from the churn fixture's folders."""
-    import contextlib
+    step in a container of the step image pinned by digest, inputs imported from the churn fixture's
+    folders. (The same components under kfp.local's SubprocessRunner: tests/test_readme_pipeline.py
+    and tests/test_tfx_classifier_pipeline.py.)"""
     import warnings
 
     import tensorflow as tf
@@ -68,12 +67,10 @@ def test_the_tfx_module_runs_through_the_kfp_components_under_kfp_local(churn, t
     from kubetfx.components.transform import component as transform_component
     from kubetfx.pipelines import container_runner
 
-    if in_containers and not STEP_IMAGE:
+    if not STEP_IMAGE:
         pytest.skip("`make test` provides the step image (KUBETFX_TEST_IMAGE) and podman's API (DOCKER_HOST)")
-    if in_containers:
-        request.getfixturevalue("container_engine")
-    image = STEP_IMAGE or "kubetfx-test"
-    transform_op, train_op = transform_component.build(image), train_component.build(image)
+    request.getfixturevalue("container_engine")
+    transform_op, train_op = transform_component.build(STEP_IMAGE), train_component.build(STEP_IMAGE)
 
     @dsl.pipeline
     def tfx_style(examples_uri: str, schema_uri: str, module_file: str) -> dsl.Model:
@@ -89,18 +86,11 @@ def test_the_tfx_module_runs_through_the_kfp_components_under_kfp_local(churn, t
 
     arguments = {"examples_uri": str(churn / "examples"), "schema_uri": str(churn / "schema"), "module_file": MODULE_FILE}
     record: dict = {}
-    if in_containers:
-        runner = container_runner.runner()
-        context = container_runner.steps_in_containers(container_runner.mounts_for(arguments), record)
-    else:
-        runner, context = local.SubprocessRunner(use_venv=False), contextlib.nullcontext()
-    local.init(runner=runner, pipeline_root=str(tmp_path / "root"), raise_on_error=True)
-    with warnings.catch_warnings(), context:
-        # Under the SubprocessRunner the steps run in this environment, whatever image the components name.
+    local.init(runner=container_runner.runner(), pipeline_root=str(tmp_path / "root"), raise_on_error=True)
+    with warnings.catch_warnings(), container_runner.steps_in_containers(container_runner.mounts_for(arguments), record):
         warnings.filterwarnings("ignore", message=".*non-Python base image.*")
         run = tfx_style(**arguments)
-    if in_containers:
-        assert {task: step["image"] for task, step in record.items()} == {"transform": STEP_IMAGE, "train": STEP_IMAGE}
+    assert {task: step["image"] for task, step in record.items()} == {"transform": STEP_IMAGE, "train": STEP_IMAGE}
     model = run.output
     records, labels = _held_out(churn)
     loaded = tf.saved_model.load(train.serving_model_dir(model.path))
