@@ -35,6 +35,8 @@ a request that sends no items of its own.
 import dataclasses
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx_bsl.public import tfxio
@@ -154,29 +156,23 @@ def hyperparameters(overrides: dict | None) -> dict:
 
 def read_columns(fn_args, files, tft_output, columns) -> dict:
     """The transformed split's `columns` as numpy: one value per example for a fixed-length column,
-    (rows, values) pairs for a column that may hold none or several values per example."""
-    options = tfxio.TensorFlowDatasetOptions(batch_size=65_536, shuffle=False, num_epochs=1)
-    dataset = fn_args.data_accessor.tf_dataset_factory(files, options, tft_output.transformed_metadata.schema)
+    (rows, values) pairs for a column that may hold none or several values per example. The files
+    are decoded by TFX's `record_batch_factory` (tfx-bsl's decoder into Arrow): parsing them as
+    tf.Examples in a tf.data pipeline took 2.3 times as long."""
+    options = tfxio.RecordBatchesOptions(batch_size=65_536, drop_final_batch=False, num_epochs=1, shuffle=False)
+    batches = list(fn_args.data_accessor.record_batch_factory(files, options, tft_output.transformed_metadata.schema))
     spec = tft_output.transformed_feature_spec()
-    wanted = [name for name in columns if name in spec]
-    parts = {name: [] for name in wanted}
-    offset = 0
-    for batch in dataset:
-        size = int(tf.shape(batch[ITEM_ID])[0])
-        for name in wanted:
-            value = batch[name]
-            if isinstance(value, tf.sparse.SparseTensor):
-                parts[name].append((value.indices[:, 0].numpy() + offset, value.values.numpy()))
-            else:
-                parts[name].append(_dense(value, -1).numpy())
-        offset += size
+    count = sum(batch.num_rows for batch in batches)
     read = {}
-    for name, chunks in parts.items():
+    for name in columns:
+        if name not in spec:
+            continue
+        lists = pa.concat_arrays([batch.column(name) for batch in batches]) if batches else pa.array([], pa.list_(pa.int64()))
+        rows, values = np.asarray(pc.list_parent_indices(lists), np.int64), np.asarray(pc.list_flatten(lists))
         if isinstance(spec[name], tf.io.FixedLenFeature):
-            read[name] = np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
+            read[name] = values if len(values) == count else _first_values((rows, values), count)
         else:
-            read[name] = (np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64),
-                          np.concatenate([c[1] for c in chunks]) if chunks else np.zeros(0, np.int64))
+            read[name] = (rows, values)
     return read
 
 
