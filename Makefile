@@ -82,9 +82,6 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONUNBUFFERED := 1
 
-export TF_USE_LEGACY_KERAS := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
-export PYTHONUNBUFFERED := 1
 # Commands that need containers run in a session (images/podman.sh session): where podman is the
 # engine, its Docker-compatible API is started for the command and stopped after it; with Docker,
 # DOCKER_HOST is left to Docker.
