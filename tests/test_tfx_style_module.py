@@ -58,8 +58,6 @@ def test_the_tfx_module_runs_through_the_kfp_components_in_containers(churn, tmp
     step in a container of the step image pinned by digest, inputs imported from the churn fixture's
     folders. (The same components under kfp.local's SubprocessRunner: tests/test_readme_pipeline.py
     and tests/test_tfx_classifier_pipeline.py.)"""
-    import warnings
-
     import tensorflow as tf
     from kfp import dsl, local
 
@@ -87,8 +85,7 @@ def test_the_tfx_module_runs_through_the_kfp_components_in_containers(churn, tmp
     arguments = {"examples_uri": str(churn / "examples"), "schema_uri": str(churn / "schema"), "module_file": MODULE_FILE}
     record: dict = {}
     local.init(runner=container_runner.runner(), pipeline_root=str(tmp_path / "root"), raise_on_error=True)
-    with warnings.catch_warnings(), container_runner.steps_in_containers(container_runner.mounts_for(arguments), record):
-        warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+    with container_runner.steps_in_containers(container_runner.mounts_for(arguments), record):
         run = tfx_style(**arguments)
     assert {task: step["image"] for task, step in record.items()} == {"transform": STEP_IMAGE, "train": STEP_IMAGE}
     model = run.output
