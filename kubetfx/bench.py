@@ -178,27 +178,16 @@ def bare_transform(examples_uri: str, schema_uri: str, out_dir: str, beam_args: 
 
 
 def _transformed_columns(transformed_uri: str, split: str, output) -> dict:
-    """A transformed split's training columns in memory, as the module's `read_columns` gives them:
-    one value per example for a fixed-length column (-1 where missing), (row, value) pairs for the others."""
-    import numpy as np
-    import pyarrow.compute as pc
-    import tensorflow as tf
+    """A transformed split's training columns in memory, read by the module's own `read_columns`
+    through TFX's DataAccessor, as its run_fn reads the train split."""
+    import types
 
+    from kubetfx.components.train import fn_args
     from kubetfx.pipelines.recommender import module
 
-    spec = output.transformed_feature_spec()
-    table = examples.read_split(transformed_uri, split)
-    columns = {}
-    for name in module.train_column_names(output):
-        if name not in table.column_names:
-            continue
-        if isinstance(spec[name], tf.io.FixedLenFeature):
-            columns[name] = np.asarray(pc.fill_null(examples.first_values(table, name), -1))
-        else:
-            lists = table.column(name).combine_chunks()
-            lengths = np.asarray(pc.fill_null(pc.list_value_length(lists), 0))
-            columns[name] = (np.repeat(np.arange(len(lengths)), lengths), np.asarray(pc.list_flatten(lists)))
-    return columns
+    reader = types.SimpleNamespace(data_accessor=fn_args.data_accessor(transformed_uri))
+    return module.read_columns(reader, [examples.split_pattern(transformed_uri, split)], output,
+                               module.train_column_names(output))
 
 
 def _in_memory_model(transformed_uri: str, graph_uri: str, hyperparameters: dict):
