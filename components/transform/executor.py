@@ -9,9 +9,10 @@ import tempfile
 
 import apache_beam as beam
 
-from kubetfx.components.common import beam_options, examples, fs, names, reports, schema, timing, user_module
+from kubetfx.components.common import beam_examples, beam_options, examples, fs, names, reports, schema, timing, user_module
 from kubetfx.components.common.errors import TransformError
 
+_TELEMETRY = ["kubetfx", names.TASK_TRANSFORM]
 _ROWS_COUNTER = "transformed_rows_"
 _READ_COUNTER = "read_rows_"
 TRANSFORM_FN_DIR = "transform_fn"
@@ -54,23 +55,21 @@ def _run_beam(examples_uri, raw_schema, preprocessing_fn, transform_graph_uri, t
     from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
     from tfx_bsl.public import tfxio
 
-    readers = {
-        split: tfxio.TFExampleRecord(file_pattern=examples.split_pattern(examples_uri, split), schema=raw_schema,
-                                     telemetry_descriptors=["kubetfx", "transform"])
-        for split in names.SPLITS
-    }
+    readers = {split: tfxio.TFExampleRecord(file_pattern=examples.split_pattern(examples_uri, split), schema=raw_schema,
+                                            telemetry_descriptors=_TELEMETRY)
+               for split in names.SPLITS}
     temp_dir = tempfile.mkdtemp(prefix="kubetfx-tft-")
     pipeline = beam.Pipeline(options=beam_options.pipeline_options(beam_args))
     with tft_beam.Context(temp_dir=temp_dir):
         train = readers[names.TRAIN]
-        raw_train = pipeline | "ReadTrain" >> train.BeamSource(batch_size=beam_options.RECORD_BATCH_ROWS)
+        raw_train = pipeline | "ReadTrain" >> _read(examples_uri, names.TRAIN, raw_schema)
         _ = raw_train | "CountTrain" >> _CountRows(names.TRAIN)
         (transformed_train, _), transform_fn = (
             (raw_train, train.TensorAdapterConfig())
             | "AnalyzeAndTransform" >> tft_beam.AnalyzeAndTransformDataset(preprocessing_fn, output_record_batches=True)
         )
         evaluation = readers[names.EVAL]
-        raw_eval = pipeline | "ReadEval" >> evaluation.BeamSource(batch_size=beam_options.RECORD_BATCH_ROWS)
+        raw_eval = pipeline | "ReadEval" >> _read(examples_uri, names.EVAL, raw_schema)
         _ = raw_eval | "CountEval" >> _CountRows(names.EVAL)
         transformed_eval, _ = (
             ((raw_eval, evaluation.TensorAdapterConfig()), transform_fn)
@@ -86,6 +85,10 @@ def _run_beam(examples_uri, raw_schema, preprocessing_fn, transform_graph_uri, t
     written = {split: _counter(result, _ROWS_COUNTER + split) for split in names.SPLITS}
     check_rows({split: _counter(result, _READ_COUNTER + split) for split in names.SPLITS}, written, examples_uri)
     return written
+
+
+def _read(examples_uri: str, split: str, raw_schema) -> beam.PTransform:
+    return beam_examples.ReadExamples(examples.split_pattern(examples_uri, split), raw_schema, _TELEMETRY)
 
 
 def check_rows(read: dict, written: dict, examples_uri: str) -> None:
@@ -120,17 +123,14 @@ class _WriteExamples(beam.PTransform):
     def expand(self, batches):
         counter = beam.metrics.Metrics.counter("kubetfx", _ROWS_COUNTER + self._split)
 
-        def encode(batch_and_passthrough):
-            from tfx_bsl.coders import example_coder
-
-            batch = batch_and_passthrough[0]
-            counter.inc(batch.num_rows)
-            return example_coder.RecordBatchToExamples(batch)
+        def count(batch_and_passthrough):
+            counter.inc(batch_and_passthrough[0].num_rows)
+            return batch_and_passthrough[0]
 
         return (
             batches
-            | "Encode" >> beam.FlatMap(encode)
-            | "Write" >> beam.io.WriteToTFRecord(self._prefix, file_name_suffix=names.EXAMPLES_FILE_SUFFIX)
+            | "Count" >> beam.Map(count)
+            | "Write" >> beam_examples.WriteExamples(self._prefix, names.EXAMPLES_FILE_SUFFIX)
         )
 
 

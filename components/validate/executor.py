@@ -19,7 +19,7 @@ import apache_beam as beam
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from kubetfx.components.common import beam_options, examples, fs, names, reports, timing
+from kubetfx.components.common import beam_examples, beam_options, examples, fs, names, reports, timing
 from kubetfx.components.common import schema as schema_io
 from kubetfx.components.common.errors import ValidationError
 
@@ -34,12 +34,8 @@ Statistics = statistics_pb2.DatasetFeatureStatisticsList
 
 
 def example_source(examples_uri: str, split: str) -> beam.PTransform:
-    """A split's tf.Examples as Arrow record batches, read by TFXIO as StatisticsGen reads them."""
-    from tfx_bsl.public import tfxio
-
-    pattern = examples.split_pattern(examples_uri, split)
-    return tfxio.TFExampleRecord(file_pattern=pattern, telemetry_descriptors=_TELEMETRY).BeamSource(
-        batch_size=beam_options.RECORD_BATCH_ROWS)
+    """A split's tf.Examples as Arrow record batches, decoded by TFXIO as StatisticsGen decodes them."""
+    return beam_examples.ReadExamples(examples.split_pattern(examples_uri, split), telemetry_descriptors=_TELEMETRY)
 
 
 def table_source(table) -> beam.PTransform:
