@@ -86,8 +86,12 @@ class _FramedRecordsSink(filebasedsink.FileBasedSink):
 
 
 def _gzip_member_of_examples(batch) -> bytes:
+    """The batch's examples as one gzip member; none for an empty batch, because TensorFlow's gzip
+    reader stops at an empty member and would miss the members after it."""
     from tfx_bsl.coders import example_coder
 
+    if not batch.num_rows:
+        return b""
     compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, _GZIP_WINDOW_BITS)
     return compressor.compress(framed_records(example_coder.RecordBatchToExamples(batch))) + compressor.flush()
 
