@@ -1,4 +1,4 @@
-"""Reading and writing a split's tf.Examples on Beam a file or a record batch per element: the same
+"""Reading and writing a split's tf.Examples (on Beam, a file or a record batch per element): the same
 bytes TensorFlow writes, the same record batches TFXIO decodes, every row once."""
 import apache_beam as beam
 import pyarrow as pa
@@ -41,7 +41,7 @@ def test_framed_records_are_the_bytes_tensorflow_writes(tmp_path, lengths):
         for record in records:
             writer.write(record)
     with open(path, "rb") as written:
-        assert beam_examples.framed_records(records) == written.read()
+        assert examples.framed_records(records) == written.read()
 
 
 def test_reading_gives_every_row_of_every_file_once_in_batches_of_the_size_asked(tmp_path):

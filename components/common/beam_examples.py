@@ -8,22 +8,14 @@ batch per element, encoded by tfx-bsl, framed as TFRecords and gzipped in one pi
 parallelism on a distributed runner, as they are for `ReadFromTFRecord` on gzipped files, and the
 written shards go through Beam's file sink, which commits only the bundles that succeed.
 """
-import functools
-import struct
-import zlib
 
 import apache_beam as beam
-import google_crc32c
 from apache_beam.coders import coders
 from apache_beam.io import filebasedsink, fileio
 from apache_beam.io.filesystem import CompressionTypes
 
-from kubetfx.components.common import beam_options
+from kubetfx.components.common import beam_options, examples
 
-_GZIP_LEVEL = 1
-_GZIP_WINDOW_BITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
-_LENGTH = struct.Struct("<Q")
-_CRC = struct.Struct("<I")
 
 
 class ReadExamples(beam.PTransform):
@@ -59,9 +51,8 @@ class WriteExamples(beam.PTransform):
     """Arrow record batches (of list columns, as TFXIO and Transform give them) written as gzipped
     TFRecords of tf.Example: `<file_path_prefix>-SSSSS-of-NNNNN<file_name_suffix>`.
 
-    Each batch is one gzip member at level 1 (a gzip file is a series of members, RFC 1952, and
-    TensorFlow, tfx-bsl, Beam and gzip read them all): on a transformed split of 1M rows it
-    compressed 3.4 times as fast as Beam's level 6, for files 30% larger.
+    Each batch is one gzip member (`examples.gzip_member`): on a transformed split of 1M rows
+    compressing at its level 1 took 2.1 s, Beam's level 6 6.9 s, for files 30% larger.
     """
 
     def __init__(self, file_path_prefix: str, file_name_suffix: str):
@@ -70,7 +61,7 @@ class WriteExamples(beam.PTransform):
 
     def expand(self, batches):
         return (batches
-                | "EncodeAndCompress" >> beam.Map(_gzip_member_of_examples)
+                | "EncodeAndCompress" >> beam.Map(examples.gzip_member)
                 | "Write" >> beam.io.Write(self._sink))
 
 
@@ -83,34 +74,3 @@ class _FramedRecordsSink(filebasedsink.FileBasedSink):
 
     def write_encoded_record(self, file_handle, encoded_value):
         file_handle.write(encoded_value)
-
-
-def _gzip_member_of_examples(batch) -> bytes:
-    """The batch's examples as one gzip member; none for an empty batch, because TensorFlow's gzip
-    reader stops at an empty member and would miss the members after it."""
-    from tfx_bsl.coders import example_coder
-
-    if not batch.num_rows:
-        return b""
-    compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, _GZIP_WINDOW_BITS)
-    return compressor.compress(framed_records(example_coder.RecordBatchToExamples(batch))) + compressor.flush()
-
-
-def framed_records(records: list[bytes]) -> bytes:
-    """Records in the TFRecord format: each as its length, the length's masked CRC-32C, the record
-    and its masked CRC-32C (what `tf.io.TFRecordWriter` writes)."""
-    parts = []
-    for record in records:
-        parts.extend((_framed_length(len(record)), record, _masked_crc(record)))
-    return b"".join(parts)
-
-
-@functools.lru_cache(maxsize=65_536)
-def _framed_length(length: int) -> bytes:
-    encoded = _LENGTH.pack(length)
-    return encoded + _masked_crc(encoded)
-
-
-def _masked_crc(data: bytes) -> bytes:
-    crc = google_crc32c.value(data)
-    return _CRC.pack((((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)

@@ -5,8 +5,13 @@ encodes to and decodes from `tf.Example` in C++. A missing value is written as a
 values (decoded as null), never as an empty list: TFDV counts the first as missing and the second
 as present with no values.
 """
+import functools
 import os
+import struct
+import zlib
 from concurrent.futures import ThreadPoolExecutor
+
+import google_crc32c
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,6 +22,12 @@ _BATCH_ROWS = 50_000
 # Rows per file of a split: a gzipped file cannot be split, so a file is what a parallel Beam runner
 # (Dataflow, Flink, Spark) hands one worker; a split of millions of rows in one file keeps one busy.
 ROWS_PER_SHARD = 250_000
+# gzip's fastest level: on a transformed split of 1M rows 2.1 s against 6.9 s at the default (6),
+# for files 30% larger.
+_GZIP_LEVEL = 1
+_GZIP_WINDOW_BITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
+_LENGTH = struct.Struct("<Q")
+_CRC = struct.Struct("<I")
 
 
 def split_uri(artifact_uri: str, split: str) -> str:
@@ -75,15 +86,44 @@ def _each_in_threads(function, items) -> list:
 def write_file(table: pa.Table, path: str) -> None:
     """Writes `table` to one gzipped TFRecord file of tf.Example, encoded by tfx-bsl in C++ (which
     keeps 0, 0.0 and empty strings as values: only nulls become missing features)."""
-    import tensorflow as tf
+    lists = pa.table({name: to_list_array(table.column(name).combine_chunks()) for name in table.column_names})
+    with fs.gfile().GFile(path, "wb") as file:
+        for batch in lists.to_batches(max_chunksize=_BATCH_ROWS):
+            file.write(gzip_member(batch))
+
+
+def gzip_member(batch: pa.RecordBatch) -> bytes:
+    """A record batch of list columns as tf.Examples in TFRecords, compressed as one gzip member.
+
+    A gzip file is a series of members (RFC 1952), which TensorFlow, tfx-bsl, Beam and gzip all
+    read. An empty batch gives no member: TensorFlow's reader stops at an empty one and would miss
+    the members after it; a file of no members (0 bytes) reads as no rows."""
     from tfx_bsl.coders import example_coder
 
-    lists = pa.table({name: to_list_array(table.column(name).combine_chunks()) for name in table.column_names})
-    encoder = example_coder.RecordBatchToExamplesEncoder()
-    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-        for batch in lists.to_batches(max_chunksize=_BATCH_ROWS):
-            for record in encoder.encode(batch):
-                writer.write(record)
+    if not batch.num_rows:
+        return b""
+    compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, _GZIP_WINDOW_BITS)
+    return compressor.compress(framed_records(example_coder.RecordBatchToExamples(batch))) + compressor.flush()
+
+
+def framed_records(records: list[bytes]) -> bytes:
+    """Records in the TFRecord format: each as its length, the length's masked CRC-32C, the record
+    and its masked CRC-32C (what `tf.io.TFRecordWriter` writes)."""
+    parts = []
+    for record in records:
+        parts.extend((_framed_length(len(record)), record, _masked_crc(record)))
+    return b"".join(parts)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _framed_length(length: int) -> bytes:
+    encoded = _LENGTH.pack(length)
+    return encoded + _masked_crc(encoded)
+
+
+def _masked_crc(data: bytes) -> bytes:
+    crc = google_crc32c.value(data)
+    return _CRC.pack((((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
 
 
 def read_split(artifact_uri: str, split: str) -> pa.Table:
