@@ -43,6 +43,8 @@ def test_trained_model_recommends_catalogue_items_for_raw_features(trained):
     model_dir, figures = trained
     assert set(contract.REQUIRED_SIGNATURES) <= set(figures["signatures"])
     assert {"train_loss", "validation_loss"} <= set(figures["metrics"])
+    # at most train_steps: an epoch is one pass over the tiny train split
+    assert 0 < figures["trained_steps"] <= 60 and 0 < figures["training_loop_seconds"] < figures["run_fn_seconds"]
     loaded = tf.saved_model.load(figures["serving_model_dir"])
     catalogue = set(loaded.signatures["catalogue"]()["item_ids"].numpy())
     features = dict(user_id=tf.constant(["1", "never-seen-user"]), age=tf.constant([30, 40], tf.int64),

@@ -37,3 +37,14 @@ def test_fit_logs_at_most_every_interval_and_at_the_last_step(log_lines):
     steps = [line.split(",")[0] for line in log_lines]
     assert steps == ["[train] step 3/8 (38%)", "[train] step 6/8 (75%)", "[train] step 8/8 (100%)"]
     assert all("ms/step" in line and "loss" in line for line in log_lines)
+
+
+def test_the_training_loop_is_timed_from_its_start_to_its_last_step():
+    model = tf.keras.Sequential([tf.keras.Input(shape=(2,)), tf.keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    ticks = itertools.count(0, 10)
+    logger = ProgressLogger(clock=lambda: next(ticks))
+    data = tf.data.Dataset.from_tensor_slices((np.ones((64, 2), "float32"), np.ones((64, 1), "float32"))).batch(8).repeat()
+    model.fit(data, epochs=2, steps_per_epoch=3, verbose=0, callbacks=[logger])
+    # the clock is read once at the start and once after each of the 6 steps
+    assert (logger.steps, logger.seconds) == (6, 60.0)

@@ -109,6 +109,7 @@ def run(args: TrainArgs, environ: Mapping[str, str] | None = None) -> dict:
         "replicas": distribution.strategy.num_replicas_in_sync,
         "strategy_seconds": distribution.setup_seconds,
         "run_fn_seconds": run_fn_watch.seconds,
+        **_training_loop(fn_args),
         "train_steps": args.train_steps,
         "metrics": {},
     }
@@ -119,6 +120,24 @@ def run(args: TrainArgs, environ: Mapping[str, str] | None = None) -> dict:
     figures[names.META_WALL_SECONDS] = watch.seconds
     fs.write_text(args.report, _report(figures, run_fn_notes(args.model_run)))
     return figures
+
+
+def _training_loop(fn_args) -> dict:
+    """The steps `model.fit` ran and the seconds they took (the progress callback's count), when
+    run_fn passed kubetfx's callbacks to it."""
+    from kubetfx.components.train.progress import ProgressLogger
+
+    logger = next((callback for callback in fn_args.callbacks if isinstance(callback, ProgressLogger)), None)
+    if logger is None or not logger.steps:
+        return {}
+    return {"trained_steps": logger.steps, "training_loop_seconds": logger.seconds}
+
+
+def _loop_text(figures: dict) -> str:
+    if not figures.get("trained_steps"):
+        return ""
+    per_step_ms = 1000 * figures["training_loop_seconds"] / figures["trained_steps"]
+    return f", of which the training loop {figures['training_loop_seconds']:.1f} s ({per_step_ms:.0f} ms a step)"
 
 
 def run_fn_notes(model_run_uri: str) -> list[str]:
@@ -189,7 +208,7 @@ def _report(figures: dict, notes: list[str]) -> str:
         "Signatures: " + ", ".join(f"`{s}`" for s in figures["signatures"]),
         reports.markdown_table(["metric (last epoch)", "value"], sorted(figures["metrics"].items())),
         f"Strategy: {figures['strategy']}",
-        f"Steps: {figures['train_steps']}; run_fn {figures['run_fn_seconds']:.1f} s; "
+        f"Steps: {figures['train_steps']}; run_fn {figures['run_fn_seconds']:.1f} s{_loop_text(figures)}; "
         f"wall time {figures[names.META_WALL_SECONDS]:.1f} s",
         *notes,
     ]) + "\n"

@@ -11,7 +11,9 @@ EVERY_SECONDS = 30.0
 
 class ProgressLogger(tf.keras.callbacks.Callback):
     """Logs the step, the share done, time per step, time left and the loss, at most every
-    `every_seconds` and at the last step."""
+    `every_seconds` and at the last step. Keeps the steps run and the seconds from the start of
+    training to the end of the last step (`steps`, `seconds`): the training loop alone, without
+    reading the data before it or exporting the model after it."""
 
     def __init__(self, every_seconds: float = EVERY_SECONDS, clock=time.monotonic):
         super().__init__()
@@ -20,15 +22,23 @@ class ProgressLogger(tf.keras.callbacks.Callback):
         self._every = every_seconds
         self._clock = clock
         self._done = 0
-        self._start = self._last = 0.0
+        self._start = self._last = self._end = 0.0
+
+    @property
+    def steps(self) -> int:
+        return self._done
+
+    @property
+    def seconds(self) -> float:
+        return round(self._end - self._start, 3)
 
     def on_train_begin(self, logs=None):
         self._done = 0
-        self._start = self._last = self._clock()
+        self._start = self._last = self._end = self._clock()
 
     def on_train_batch_end(self, batch, logs=None):
         self._done += 1
-        now = self._clock()
+        now = self._end = self._clock()
         total = self._total()
         if now - self._last >= self._every or self._done == total:
             self._last = now
