@@ -12,7 +12,6 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import google_crc32c
-
 import pyarrow as pa
 import pyarrow.compute as pc
 

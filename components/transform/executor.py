@@ -55,21 +55,22 @@ def _run_beam(examples_uri, raw_schema, preprocessing_fn, transform_graph_uri, t
     from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
     from tfx_bsl.public import tfxio
 
-    readers = {split: tfxio.TFExampleRecord(file_pattern=examples.split_pattern(examples_uri, split), schema=raw_schema,
-                                            telemetry_descriptors=_TELEMETRY)
-               for split in names.SPLITS}
+    patterns = {split: examples.split_pattern(examples_uri, split) for split in names.SPLITS}
+    # TFXIO's readers give TFT the tensor adapter; ReadExamples decodes the files with the same schema.
+    readers = {split: tfxio.TFExampleRecord(file_pattern=pattern, schema=raw_schema, telemetry_descriptors=_TELEMETRY)
+               for split, pattern in patterns.items()}
     temp_dir = tempfile.mkdtemp(prefix="kubetfx-tft-")
     pipeline = beam.Pipeline(options=beam_options.pipeline_options(beam_args))
     with tft_beam.Context(temp_dir=temp_dir):
         train = readers[names.TRAIN]
-        raw_train = pipeline | "ReadTrain" >> _read(examples_uri, names.TRAIN, raw_schema)
+        raw_train = pipeline | "ReadTrain" >> beam_examples.ReadExamples(patterns[names.TRAIN], raw_schema, _TELEMETRY)
         _ = raw_train | "CountTrain" >> _CountRows(names.TRAIN)
         (transformed_train, _), transform_fn = (
             (raw_train, train.TensorAdapterConfig())
             | "AnalyzeAndTransform" >> tft_beam.AnalyzeAndTransformDataset(preprocessing_fn, output_record_batches=True)
         )
         evaluation = readers[names.EVAL]
-        raw_eval = pipeline | "ReadEval" >> _read(examples_uri, names.EVAL, raw_schema)
+        raw_eval = pipeline | "ReadEval" >> beam_examples.ReadExamples(patterns[names.EVAL], raw_schema, _TELEMETRY)
         _ = raw_eval | "CountEval" >> _CountRows(names.EVAL)
         transformed_eval, _ = (
             ((raw_eval, evaluation.TensorAdapterConfig()), transform_fn)
@@ -85,10 +86,6 @@ def _run_beam(examples_uri, raw_schema, preprocessing_fn, transform_graph_uri, t
     written = {split: _counter(result, _ROWS_COUNTER + split) for split in names.SPLITS}
     check_rows({split: _counter(result, _READ_COUNTER + split) for split in names.SPLITS}, written, examples_uri)
     return written
-
-
-def _read(examples_uri: str, split: str, raw_schema) -> beam.PTransform:
-    return beam_examples.ReadExamples(examples.split_pattern(examples_uri, split), raw_schema, _TELEMETRY)
 
 
 def check_rows(read: dict, written: dict, examples_uri: str) -> None:
